@@ -1,0 +1,20 @@
+"""resnetlab: residual networks to learn, train, inspect and ship.
+
+>>> import resnetlab as rl
+>>> m = rl.create_model("resnet56", num_classes=10)
+"""
+
+from resnetlab.errors import ResnetlabError
+from resnetlab.models import ModelCard, ResNet, create_model, get_card, list_models
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ModelCard",
+    "ResNet",
+    "ResnetlabError",
+    "__version__",
+    "create_model",
+    "get_card",
+    "list_models",
+]

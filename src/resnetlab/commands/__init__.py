@@ -1,0 +1,1 @@
+"""Sub-commands of the ``resnetlab`` CLI, one module each (see :mod:`resnetlab.cli`)."""
