@@ -4,6 +4,7 @@
 >>> m = rl.create_model("resnet56", num_classes=10)
 """
 
+from resnetlab import data
 from resnetlab.errors import ResnetlabError
 from resnetlab.models import ModelCard, ResNet, create_model, get_card, list_models
 
@@ -15,6 +16,7 @@ __all__ = [
     "ResnetlabError",
     "__version__",
     "create_model",
+    "data",
     "get_card",
     "list_models",
 ]
