@@ -5,6 +5,7 @@
 """
 
 from resnetlab import data
+from resnetlab.analysis.summary import summary
 from resnetlab.errors import ResnetlabError
 from resnetlab.models import ModelCard, ResNet, create_model, get_card, list_models
 
@@ -19,4 +20,5 @@ __all__ = [
     "data",
     "get_card",
     "list_models",
+    "summary",
 ]

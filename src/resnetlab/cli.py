@@ -19,6 +19,13 @@ COMMANDS = (
     "models",
     "summary",
     "data",
+    "export",
+    "embed",
+    "train",
+    "eval",
+    "predict",
+    "recipes",
+    "lab",
 )
 
 

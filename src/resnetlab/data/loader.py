@@ -3,7 +3,7 @@
 The dataset is copied to the device once (as uint8); each batch is an index gather plus the
 batched augmentation, with no worker processes. Randomness is counter-based: the epoch's order
 is a function of ``(seed, epoch)`` and a batch's augmentation a function of
-``(seed, epoch, batch, rank)``, so resuming at batch ``k`` of epoch ``e`` reproduces exactly what
+``(seed, epoch, batch)``, so resuming at batch ``k`` of epoch ``e`` reproduces exactly what
 an uninterrupted run would have seen, with no RNG state in the checkpoint.
 """
 
@@ -112,6 +112,11 @@ class InMemoryLoader:
 
     def indices(self, epoch: int) -> torch.Tensor:
         """The dataset indices this rank visits in ``epoch``, in order (CPU int64)."""
+        order = self._global_order(epoch)
+        return order[self.rank :: self.world_size] if self.world_size > 1 else order
+
+    def _global_order(self, epoch: int) -> torch.Tensor:
+        """The permutation every rank shares, cut or padded to a multiple of ``world_size``."""
         n = len(self.dataset)
         if self.shuffle:
             # CPU generator: the order must not depend on the device (CPU vs CUDA runs agree).
@@ -125,7 +130,6 @@ class InMemoryLoader:
             else:
                 total = math.ceil(n / self.world_size) * self.world_size
                 order = order.repeat(math.ceil(total / n))[:total]
-            order = order[self.rank :: self.world_size]
         return order
 
     @property
@@ -155,6 +159,8 @@ class InMemoryLoader:
             raise ConfigError(
                 f"cannot resume at batch {start_batch}: an epoch has {len(self)} batches"
             )
+        if self.augment is not None and self.world_size > 1:
+            return self._rows_of_global_batches(epoch, start_batch)
         return self._batches(epoch, start_batch)
 
     def _batches(
@@ -165,9 +171,28 @@ class InMemoryLoader:
             index = order[b * self.batch_size : (b + 1) * self.batch_size]
             yield self._make_batch(self.images[index], epoch, b), self.labels[index]
 
+    def _rows_of_global_batches(
+        self, epoch: int, start_batch: int
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """This rank's rows of each augmented global batch (all ranks' batch ``b`` together).
+
+        Rank ``r``'s batch ``b`` is rows ``r::world_size`` of the global batch ``b`` that one
+        process with ``batch_size * world_size`` would draw. Augmenting that whole global batch
+        with the one-process seed and keeping these rows gives every image the crop, flip and
+        cutout it gets in a one-process run, so the rank split never changes what is trained
+        on; the price is augmenting ``world_size`` times more images (cheap batched ops).
+        """
+        order = self._global_order(epoch).to(self.device)
+        size = self.batch_size * self.world_size
+        for b in range(start_batch, len(self)):
+            index = order[b * size : (b + 1) * size]
+            mine = slice(self.rank, None, self.world_size)
+            yield self._make_batch(self.images[index], epoch, b)[mine], self.labels[index[mine]]
+
     def _make_batch(self, images: torch.Tensor, epoch: int, batch: int) -> torch.Tensor:
         if self.augment is None:
             return normalize(images, self.dataset.mean, self.dataset.std)
-        seed = mix_seed(self.seed, epoch, _AUGMENT_STREAM, batch, self.rank)
+        # 0 stands where the rank once was: seeds stay those of earlier one-process runs.
+        seed = mix_seed(self.seed, epoch, _AUGMENT_STREAM, batch, 0)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         return self.augment(images, generator)

@@ -1,0 +1,156 @@
+"""``resnetlab train``: train a model on a dataset with a recipe; resumable with ``--resume``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from resnetlab.errors import ConfigError
+
+# Options that describe a new run; with --resume the run's config.json decides them.
+_RUN_OPTIONS = ("model", "data", "data_dir", "recipe", "epochs", "time_budget", "batch_size",
+                "lr", "precision", "channels_last", "seed", "out", "overwrite", "image_size",
+                "checkpoint_steps", "checkpoint_seconds", "deterministic", "sync_bn",
+                "resume_if_exists")
+
+
+def register(subparsers) -> None:
+    from resnetlab.data import DATASETS
+    from resnetlab.train.recipes import RECIPES
+
+    p = subparsers.add_parser(
+        "train", help="train a model (default: resnet20 on the embedded digits)",
+        description="Train a model with a recipe. With no arguments: the Quickstart "
+        "(resnet20 on the embedded digits, about a minute on a laptop CPU). Every recipe field "
+        "can be changed with --set FIELD=VALUE (see 'resnetlab recipes NAME').")
+    p.add_argument("--model", help="model name (default: one that suits the data)")
+    p.add_argument("--data", choices=DATASETS, help="dataset (default: digits, embedded)")
+    p.add_argument("--data-dir", help="dataset directory (all datasets but digits)")
+    p.add_argument("--image-size", type=int, help="resize images to this size")
+    p.add_argument("--recipe", choices=tuple(RECIPES), help="training recipe (default: fast)")
+    p.add_argument("--epochs", type=int, help="number of epochs (replaces the recipe's length)")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="fit the whole schedule into this many seconds")
+    p.add_argument("--batch-size", type=int, help="batch size")
+    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--set", action="append", default=[], nargs="+", metavar="FIELD=VALUE",
+                   help="override any recipe field, e.g. --set label_smoothing=0.1 ema=0.999")
+    p.add_argument("--precision", choices=("fp32", "bf16"),
+                   help="fp32, or bf16 autocast (default: bf16 on CUDA, fp32 on CPU)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                   help="NHWC memory format (default: on, it is faster on CPU and GPU)")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available)")
+    p.add_argument("--seed", type=int, help="random seed (default: 0)")
+    p.add_argument("--deterministic", action="store_true", default=None,
+                   help="deterministic kernels (bitwise repeatable on GPU; slower)")
+    p.add_argument("--out", help="run directory (default: runs/<model>-<data>-<time>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument("--resume-if-exists", action="store_true", default=None,
+                   help="continue --out if it has a checkpoint, else start it (for requeued "
+                   "jobs; torchrun restarts do this by themselves)")
+    p.add_argument("--sync-bn", action="store_true", default=None,
+                   help="under torchrun: BatchNorm statistics over the global batch "
+                   "(SyncBatchNorm; a gloo all-reduce on CPU)")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace an existing run directory")
+    p.add_argument("--checkpoint-steps", type=int,
+                   help="also checkpoint every N steps (default: every epoch and 60 s)")
+    p.add_argument("--checkpoint-seconds", type=float, help="checkpoint at least this often")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads for torch (default: one per core; 1 for digits; a resumed "
+                   "run uses the run's own)")
+    p.add_argument("--quiet", action="store_true", help="print only the final result")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from resnetlab.errors import ResnetlabError
+    from resnetlab.train.distributed import is_main_process
+
+    try:
+        return _run(args)
+    except ResnetlabError as exc:
+        if is_main_process():
+            raise
+        # Every rank hits the same error; rank 0 reports it, the others leave quietly.
+        raise SystemExit(exc.exit_code) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from resnetlab.train.distributed import is_main_process
+    from resnetlab.train.recipes import parse_assignments
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.resume:
+        given = [o for o in _RUN_OPTIONS if getattr(args, o) is not None] + (
+            ["set"] if args.set else [])
+        if given:
+            flags = ", ".join("--" + o.replace("_", "-") for o in given)
+            raise ConfigError(f"--resume takes every setting from the run's config.json; drop "
+                              f"{flags}")
+        from resnetlab.train.resume import resume
+
+        result = resume(args.resume, quiet=args.quiet, device=args.device, threads=args.threads)
+    else:
+        pairs = parse_assignments(item for group in args.set for item in group)
+        result = _train_new(args, pairs)
+    if is_main_process():
+        _report(result)
+    return 0
+
+
+def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
+    from resnetlab.data import canonical_name
+    from resnetlab.models import create_model
+    from resnetlab.train.defaults import defaults_for
+    from resnetlab.train.device import seed_everything
+    from resnetlab.train.loop import train
+    from resnetlab.train.recipes import resolve_recipe, with_overrides
+    from resnetlab.train.resume import load_bundle
+
+    data = canonical_name(args.data or "digits")
+    defaults = defaults_for(data)
+    if args.threads is None and defaults.threads:
+        import torch
+
+        torch.set_num_threads(defaults.threads)
+    recipe = with_overrides(resolve_recipe(args.recipe or "fast"), defaults.recipe)
+    if args.lr is not None:
+        pairs = {"lr": str(args.lr), **pairs}
+    epochs, budget = args.epochs, args.time_budget
+    if epochs is None and budget is None and not {"epochs", "iterations"} & set(pairs):
+        epochs, budget = defaults.epochs, defaults.time_budget
+    recipe = resolve_recipe(recipe, pairs, epochs, args.batch_size)  # fail before loading data
+    seed = 0 if args.seed is None else args.seed
+    if args.checkpoint_steps is not None and args.checkpoint_steps < 0:
+        raise ConfigError(f"--checkpoint-steps must be >= 0, got {args.checkpoint_steps}")
+    image_size = args.image_size or recipe.image_size or defaults.image_size
+    data_spec = {"name": data, "root": str(Path(args.data_dir).resolve()) if args.data_dir
+                 else None, "image_size": image_size}
+    bundle = load_bundle(data_spec, recipe, seed)
+    seed_everything(seed)  # the model's initial weights depend on the seed only
+    model = create_model(args.model or defaults.model, num_classes=bundle.num_classes,
+                         in_chans=bundle.input_size[0])
+    return train(
+        model, bundle, recipe, args.out, epochs=epochs, time_budget=budget, device=args.device,
+        precision=args.precision, channels_last=args.channels_last, seed=seed,
+        deterministic=bool(args.deterministic), overwrite=bool(args.overwrite),
+        checkpoint_steps=args.checkpoint_steps or 0,
+        checkpoint_seconds=60.0 if args.checkpoint_seconds is None else args.checkpoint_seconds,
+        quiet=args.quiet, data_spec=data_spec, sync_bn=bool(args.sync_bn),
+        resume_if_exists=bool(args.resume_if_exists),
+    )
+
+
+def _report(result) -> None:
+    m = result.metrics
+    tta = " with flip TTA" if m.get("tta_flip") else ""
+    print(f"test accuracy: {100 * m['test_top1']:.2f}% top-1{tta}, "
+          f"{100 * m['test_top5']:.2f}% top-5 on {m['test_n']} images "
+          f"({m['steps']} steps, {m['train_seconds']:.0f} s)")
+    print(f"run dir: {result.run_dir}")

@@ -1,0 +1,160 @@
+"""Export to ONNX (dynamic batch, opset >= 17) and TorchScript, each checked after writing.
+
+ONNX uses PyTorch's TorchScript-based exporter (``dynamo=False``): it needs only ``onnx``,
+whereas the newer ``torch.export`` route also needs ``onnxscript``; for these static CNNs both
+give the same graph. Every export is re-loaded (onnxruntime / ``torch.jit.load``) and run on the
+check images, and the largest absolute difference from the PyTorch model is returned, so a
+broken export never goes unnoticed. The model's ``model.json`` is stored in the ONNX file's
+metadata (key ``resnetlab``), so the file alone is enough to feed and label images.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from resnetlab.errors import ConfigError, ResnetlabError
+
+DEFAULT_OPSET = 17
+INPUT_NAME, OUTPUT_NAME = "input", "logits"
+META_KEY = "resnetlab"
+# Meta fields worth carrying inside a deployable file (not the training history).
+_SHIPPED = ("model", "model_kwargs", "num_classes", "in_chans", "input_size", "resize_size",
+            "classes", "mean", "std")
+
+
+@dataclass
+class ExportResult:
+    """Where the export went and how closely it reproduces the PyTorch model."""
+
+    path: Path
+    format: str
+    max_abs_diff: float
+    checked: int
+
+
+def require(module: str):
+    """Import an optional dependency, or raise a one-line error saying how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        package = module.split(".")[0]
+        raise ResnetlabError(f"this needs the '{package}' package; install it with "
+                             f"'pip install {package}'") from None
+
+
+def onnx_session(path: str | Path, threads: int | None = None):
+    """A CPU onnxruntime session for ``path`` (``threads`` intra-op threads if given)."""
+    ort = require("onnxruntime")
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    options.log_severity_level = 3  # errors only: its warnings about unused initializers are noise
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run_onnx(session, x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """The session's first output for a float32 batch."""
+    array = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+    return session.run(None, {session.get_inputs()[0].name: array.astype(np.float32)})[0]
+
+
+def _example(input_size, check_inputs: torch.Tensor | None) -> torch.Tensor:
+    if check_inputs is not None and len(check_inputs):
+        return check_inputs[:2].float()
+    return torch.randn(2, *(int(s) for s in input_size), generator=torch.Generator().manual_seed(0))
+
+
+@torch.no_grad()
+def _reference(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    return model(x).float().numpy()
+
+
+def _attach_meta(path: Path, meta: Mapping[str, Any]) -> None:
+    onnx = require("onnx")
+    proto = onnx.load(str(path))
+    shipped = {k: meta[k] for k in _SHIPPED if k in meta}
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = META_KEY, json.dumps(shipped)
+    onnx.save(proto, str(path))
+
+
+def read_onnx_meta(path: str | Path) -> dict[str, Any]:
+    """The ``model.json`` fields stored in an ONNX file by :func:`export_onnx` (``{}`` if none)."""
+    onnx = require("onnx")
+    proto = onnx.load(str(path), load_external_data=False)
+    for entry in proto.metadata_props:
+        if entry.key == META_KEY:
+            return json.loads(entry.value)
+    return {}
+
+
+def export_onnx(model: nn.Module, path: str | Path, input_size, *,
+                meta: Mapping[str, Any] | None = None, opset: int = DEFAULT_OPSET,
+                check_inputs: torch.Tensor | None = None, atol: float = 1e-4) -> ExportResult:
+    """Write ``model`` (eval mode, CPU) as ONNX with a dynamic batch axis, then verify it.
+
+    ``input_size`` is ``(C, H, W)``. The file is run with onnxruntime on ``check_inputs``
+    (normalized images; random ones if ``None``) and compared with PyTorch; a difference above
+    ``atol`` raises :class:`ResnetlabError`. Returns an :class:`ExportResult`.
+    """
+    if opset < DEFAULT_OPSET:
+        raise ConfigError(f"opset {opset} is too old; use {DEFAULT_OPSET} or newer")
+    require("onnx")
+    model = model.eval().cpu()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = _example(input_size, check_inputs)
+    with warnings.catch_warnings():
+        # The TorchScript exporter announces its deprecation, and warns that it cannot
+        # constant-fold the strided slices of zero-pad shortcuts (they run fine).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        torch.onnx.export(
+            model, (example,), str(path), dynamo=False, opset_version=opset,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        )
+    if meta:
+        _attach_meta(path, meta)
+    check = check_inputs.float() if check_inputs is not None else example
+    diff = float(np.abs(run_onnx(onnx_session(path), check) - _reference(model, check)).max())
+    if not diff <= atol:
+        raise ResnetlabError(f"the ONNX export {path} differs from PyTorch by {diff:.2e} "
+                             f"(> {atol:g}); please report this model and opset {opset}")
+    return ExportResult(path, "onnx", diff, int(check.shape[0]))
+
+
+def export_torchscript(model: nn.Module, path: str | Path, input_size, *,
+                       check_inputs: torch.Tensor | None = None,
+                       atol: float = 1e-5) -> ExportResult:
+    """Trace ``model`` to TorchScript (any batch size works: ResNets have no shape branches),
+    save it, re-load it and compare it with the eager model on ``check_inputs``."""
+    model = model.eval().cpu()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = _example(input_size, check_inputs)
+    with warnings.catch_warnings(), torch.no_grad():
+        # torch.jit is deprecated in favour of torch.export, yet still the format C++ and
+        # mobile runtimes load; the warnings would only repeat that.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        traced = torch.jit.trace(model, example)
+        torch.jit.save(traced, str(path))
+        loaded = torch.jit.load(str(path))
+        check = check_inputs.float() if check_inputs is not None else example
+        diff = float((loaded(check) - model(check)).abs().max())
+    if not diff <= atol:
+        raise ResnetlabError(f"the TorchScript export {path} differs from eager PyTorch by "
+                             f"{diff:.2e} (> {atol:g}); please report this model")
+    return ExportResult(path, "torchscript", diff, int(check.shape[0]))

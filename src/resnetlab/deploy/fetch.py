@@ -1,0 +1,118 @@
+"""Weights from URLs: a local cache, SHA-256 checks, and one clear error when offline.
+
+Files land in ``$RESNETLAB_CACHE/checkpoints`` (default ``~/.cache/resnetlab/checkpoints``).
+The expected hash comes from the table of published weights or, as with torch hub, from the
+file name: ``resnet50-0676ba61.pth`` must have a SHA-256 starting ``0676ba61``. A file already
+downloaded by torch hub (``~/.cache/torch/hub/checkpoints``) is reused rather than fetched again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from resnetlab.deploy.zoo import by_url
+from resnetlab.errors import CheckpointError
+
+log = logging.getLogger(__name__)
+
+_TIMEOUT_S = 60
+_BLOCK = 1 << 20
+# torch hub's convention: "<name>-<first hex digits of the sha256>.<ext>".
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")
+
+
+def cache_dir() -> Path:
+    """Where downloaded weights are kept: ``$RESNETLAB_CACHE`` or ``~/.cache/resnetlab``."""
+    root = os.environ.get("RESNETLAB_CACHE") or Path.home() / ".cache" / "resnetlab"
+    return Path(root).expanduser() / "checkpoints"
+
+
+def is_url(source: str) -> bool:
+    return urllib.parse.urlparse(str(source)).scheme in ("http", "https", "file")
+
+
+def sha256sum(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def expected_hash(url: str) -> str | None:
+    """The SHA-256 (prefix) ``url``'s file must have, if it is known."""
+    known = by_url(url)
+    if known is not None:
+        return known.sha256_prefix
+    match = _HASH_IN_NAME.search(url_filename(url))
+    return match.group(1) if match else None
+
+
+def url_filename(url: str) -> str:
+    name = Path(urllib.parse.urlparse(url).path).name
+    return name or "weights.bin"
+
+
+def _verify(path: Path, url: str, prefix: str | None) -> None:
+    if prefix is None:
+        return
+    actual = sha256sum(path)
+    if not actual.startswith(prefix):
+        raise CheckpointError(
+            f"{path} (from {url}) has SHA-256 {actual[:16]}..., expected {prefix}...; "
+            "the file is corrupt or not the published one: delete it and download again"
+        )
+
+
+def _torch_hub_copy(filename: str) -> Path | None:
+    try:
+        import torch.hub
+
+        path = Path(torch.hub.get_dir()) / "checkpoints" / filename
+    except (ImportError, OSError, RuntimeError):
+        return None
+    return path if path.is_file() else None
+
+
+def fetch(url: str, sha256: str | None = None) -> Path:
+    """A local copy of ``url`` (downloaded into :func:`cache_dir` once), hash-checked.
+
+    ``sha256`` (full hash or prefix) pins a file whose name carries no hash. A failed download
+    raises a one-line :class:`CheckpointError` naming the URL and where to put the file by hand.
+    """
+    prefix = (sha256 or expected_hash(url) or "").lower() or None
+    dest = cache_dir() / url_filename(url)
+    for candidate in (dest, _torch_hub_copy(dest.name)):
+        if candidate is not None and candidate.is_file():
+            _verify(candidate, url, prefix)
+            return candidate
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    log.info("downloading %s to %s", url, dest)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as resp:
+            for block in iter(lambda: resp.read(_BLOCK), b""):
+                out.write(block)
+        _verify(tmp, url, prefix)
+        if prefix is None:
+            log.warning("%s has no published hash; downloaded unverified (sha256 %s)",
+                        url, sha256sum(tmp))
+        tmp.replace(dest)
+    except OSError as exc:  # URLError, timeouts and disk errors are all OSError
+        reason = getattr(exc, "reason", None) or exc
+        raise CheckpointError(
+            f"cannot download {url} ({reason}); when offline, copy the file to {dest} "
+            "or pass a local path instead"
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest

@@ -1,0 +1,97 @@
+"""Image files to model inputs, following a model's ``model.json``.
+
+``preprocess`` applies the evaluation transform a model was made for: with ``resize_size`` (the
+ImageNet preset: 256) the shorter side goes to that size and the centre ``input_size`` crop is
+taken; without it, images are scaled to cover ``input_size`` and centre-cropped (the rule the
+data layer uses at load time). Then they are standardised with ``mean``/``std``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.transforms.v2 import functional as TF
+
+from resnetlab.data import fit, fit_batch, normalize
+from resnetlab.data.folder import IMAGE_EXTENSIONS
+from resnetlab.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def list_images(directory: str | Path) -> list[Path]:
+    """Every image file under ``directory`` (recursively, hidden entries skipped), sorted."""
+    directory = Path(directory).expanduser()
+    if not directory.is_dir():
+        raise DataError(f"image folder {directory} does not exist; pass a folder of images")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(directory, followlinks=True):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        found += [Path(dirpath, f) for f in filenames
+                  if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)]
+    if not found:
+        raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {directory}; "
+                        "pass a folder that holds image files")
+    return sorted(found)
+
+
+def read_image(path: str | Path, channels: int = 3) -> torch.Tensor:
+    """``C x H x W`` uint8 tensor of an image file, as RGB (``channels=3``) or grey (``1``)."""
+    try:
+        with Image.open(path) as image:
+            array = np.asarray(image.convert("L" if channels == 1 else "RGB"))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise DataError(f"cannot read image {path} ({exc}); fix or remove the file") from None
+    tensor = torch.from_numpy(array.copy())
+    return tensor[None] if tensor.dim() == 2 else tensor.permute(2, 0, 1).contiguous()
+
+
+def preprocess(images: torch.Tensor | Sequence[torch.Tensor],
+               meta: Mapping[str, Any]) -> torch.Tensor:
+    """uint8 images (a batch or a list of any sizes) → the normalized float32 model input."""
+    size = [int(s) for s in meta["input_size"][1:]]
+    resize = meta.get("resize_size")
+    if resize:  # shorter side to ``resize``, then a pure centre crop (no second scaling)
+        if isinstance(images, torch.Tensor):
+            batch = TF.center_crop(fit_batch(images, int(resize)), size)
+        else:
+            batch = torch.stack([TF.center_crop(fit(im, int(resize)), size) for im in images])
+    elif isinstance(images, torch.Tensor):
+        batch = fit_batch(images, tuple(size))
+    else:
+        batch = torch.stack([fit(im, tuple(size)) for im in images])
+    if batch.shape[1] != int(meta["input_size"][0]):
+        raise DataError(f"the model expects {meta['input_size'][0]}-channel images, got "
+                        f"{batch.shape[1]}; use images like those it was trained on")
+    return normalize(batch, meta["mean"], meta["std"])
+
+
+def load_images(paths: Sequence[Path], meta: Mapping[str, Any], *, require_any: bool = True
+                ) -> tuple[torch.Tensor | None, list[Path]]:
+    """The model input for every readable file in ``paths`` and the files it holds.
+
+    Unreadable files are skipped with one warning, so the returned list says which row is which.
+    When none is readable: :class:`DataError`, or ``(None, [])`` if not ``require_any``.
+    """
+    channels = int(meta["input_size"][0])
+    images, kept, skipped = [], [], []
+    for path in paths:
+        try:
+            images.append(read_image(path, channels))
+            kept.append(Path(path))
+        except DataError:
+            skipped.append(Path(path).name)
+    if skipped:
+        log.warning("skipped %d unreadable image(s): %s", len(skipped), ", ".join(skipped[:5]))
+    if not images and not require_any:
+        return None, []
+    if not images:
+        raise DataError("none of the images could be read; pass a folder of valid image files")
+    return preprocess(images, meta), kept

@@ -1,0 +1,168 @@
+"""Weights in and out: ``load_weights`` (files, URLs, published tags) and ``save_weights``.
+
+>>> model = create_model("resnet50")
+>>> load_weights(model, "resnet50-0676ba61.pth")        # torchvision, timm, safetensors…
+>>> load_weights(model, "IMAGENET1K_V1")                # the published torchvision weights
+>>> save_weights(model, "out/model.safetensors", {"classes": [...]})  # + out/model.json
+
+Loading is strict by default: any missing, unexpected or reshaped key raises a one-line
+:class:`CheckpointError` naming the first one (and, when it can tell, the architecture the
+file was made for). ``strict=False`` loads what fits and reports the rest, e.g. a backbone
+whose classifier has another number of classes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from resnetlab.deploy.diagnose import COUNTER, compare, guess_architecture
+from resnetlab.deploy.fetch import fetch, is_url
+from resnetlab.deploy.statedict import map_keys, read_file
+from resnetlab.deploy.zoo import is_tag, known_weights
+from resnetlab.errors import CheckpointError, ConfigError
+
+WeightsSource = str | Path | Mapping[str, torch.Tensor]
+# The fields resnetlab.train.artifacts.read_meta insists on when the model is loaded back.
+REQUIRED_META = ("model", "num_classes", "input_size", "mean", "std", "classes")
+
+
+@dataclass
+class LoadReport:
+    """What :func:`load_weights` did: the source and the keys it could not use (non-strict)."""
+
+    source: str
+    loaded: int
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+
+
+def describe(source: WeightsSource) -> str:
+    return "state_dict" if isinstance(source, Mapping) else str(source)
+
+
+def resolve(source: str | Path, model_name: str | None = None,
+            sha256: str | None = None) -> Path:
+    """A local file for a path, a URL (downloaded and hash-checked) or a published tag."""
+    text = str(source)
+    if is_tag(text) and not Path(text).exists():
+        if model_name is None:
+            raise ConfigError(f"weights {text!r} name published weights; say for which model "
+                              "(--model NAME)")
+        text = known_weights(model_name, text).url
+    if is_url(text):
+        return fetch(text, sha256)
+    return Path(text).expanduser()
+
+
+def read_weights(source: WeightsSource, model_name: str | None = None,
+                 sha256: str | None = None) -> dict[str, torch.Tensor]:
+    """The tensors of ``source`` with foreign names mapped to resnetlab's (see statedict)."""
+    if isinstance(source, Mapping):
+        return map_keys(source)
+    return map_keys(read_file(resolve(source, model_name, sha256)))
+
+
+def _fix_hint(model: nn.Module, state: Mapping[str, torch.Tensor], mismatch) -> str:
+    name = getattr(model, "variant_name", None) or type(model).__name__
+    if mismatch.only_classifier():
+        n = int(state["fc.weight"].shape[0]) if "fc.weight" in state else "?"
+        return (f"the file's classifier has {n} classes: build the model with num_classes={n}, "
+                "or load with strict=False to keep a fresh classifier")
+    guesses = [g for g in guess_architecture(state) if g != name]
+    if guesses:
+        return f"these weights fit {' or '.join(guesses[:3])}: pass that model (--model NAME)"
+    return f"pass the model these weights were made for instead of {name}"
+
+
+def load_weights(model: nn.Module, source: WeightsSource, *, strict: bool = True,
+                 sha256: str | None = None) -> LoadReport:
+    """Load ``source`` into ``model`` in place; returns a :class:`LoadReport`.
+
+    ``source`` is a path (``.pth``/``.pt``/``.bin``/``.safetensors``), an ``http(s)://`` URL
+    (cached, SHA-256 checked against the published hash or ``sha256``), a published tag such as
+    ``"IMAGENET1K_V1"`` (for the model's registered name), or a state_dict. With ``strict`` any
+    difference raises :class:`CheckpointError`; otherwise keys that do not fit are skipped.
+    """
+    state = read_weights(source, getattr(model, "variant_name", None), sha256)
+    return apply_state(model, state, source=describe(source), strict=strict)
+
+
+def apply_state(model: nn.Module, state: Mapping[str, torch.Tensor], *,
+                source: str = "state_dict", strict: bool = True) -> LoadReport:
+    """Load already-read (and name-mapped) tensors; ``source`` names them in errors."""
+    own = model.state_dict()
+    # A feature extractor keeps only the backbone: the file's head and unused stages are fine.
+    dropped = tuple(f"{m}." for m in getattr(model, "dropped_modules", ()))
+    if dropped:
+        state = {k: v for k, v in state.items() if not k.startswith(dropped)}
+    mismatch = compare(state, own)
+    mismatch.unexpected = [k for k in mismatch.unexpected if not k.endswith(COUNTER)]
+    if mismatch and strict:
+        more = f" (and {mismatch.count - 1} more differences)" if mismatch.count > 1 else ""
+        name = getattr(model, "variant_name", None) or type(model).__name__
+        raise CheckpointError(f"weights {source} do not fit {name}: {mismatch.first(list(own))}"
+                              f"{more}; {_fix_hint(model, state, mismatch)}")
+    usable = {k: v for k, v in state.items() if k in own and k not in mismatch.shapes}
+    model.load_state_dict(usable, strict=False)
+    return LoadReport(source, len(usable), mismatch.missing, mismatch.unexpected,
+                      list(mismatch.shapes))
+
+
+def _default_meta(model: nn.Module) -> dict[str, Any]:
+    from resnetlab.deploy.preset import imagenet_meta
+    from resnetlab.train.artifacts import model_spec
+
+    spec = model_spec(model)
+    config = getattr(model, "config", None)
+    num_classes = getattr(model, "num_classes", None)
+    in_chans = getattr(config, "in_chans", None)
+    meta: dict[str, Any] = {"model": spec["name"], "model_kwargs": spec["kwargs"]}
+    if num_classes is not None:
+        meta["num_classes"] = int(num_classes)
+    if in_chans is not None:
+        meta["in_chans"] = int(in_chans)
+    if num_classes == 1000 and in_chans == 3 and spec["name"]:
+        # An ImageNet-sized head: ship the ImageNet labels and preprocessing unless told not to.
+        preset = imagenet_meta(spec["name"])
+        meta.update({k: preset[k] for k in ("classes", "mean", "std", "input_size",
+                                            "resize_size")})
+    return meta
+
+
+def save_weights(model: nn.Module, path: str | Path,
+                 meta: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
+    """Write ``model``'s weights as safetensors and ``model.json`` beside them.
+
+    ``path`` is a ``.safetensors`` file or a directory (``<dir>/model.safetensors``). ``meta``
+    adds to (and overrides) what the model tells: name, options, classes. The result loads with
+    :func:`resnetlab.deploy.load_for_inference` and ``resnetlab predict``/``export``; a model
+    without class names, mean/std or input size raises :class:`ConfigError` naming them.
+    """
+    from safetensors.torch import save
+
+    from resnetlab.train.artifacts import FORMAT, META, WEIGHTS
+    from resnetlab.train.checkpoint import atomic_write_bytes
+
+    path = Path(path)
+    weights = path if path.suffix == ".safetensors" else path / WEIGHTS
+    full = {**_default_meta(model), **dict(meta or {})}
+    missing = [k for k in REQUIRED_META if full.get(k) is None]
+    if missing:
+        raise ConfigError(f"cannot save {weights}: meta lacks {', '.join(missing)}; pass them "
+                          "in meta (e.g. classes=[...], mean=[...], std=[...], "
+                          "input_size=[3, 224, 224])")
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(weights, save(tensors, metadata={"format": FORMAT}))
+    meta_path = weights.with_name(META)
+    text = json.dumps({"format": FORMAT, **full}, indent=2) + "\n"
+    atomic_write_bytes(meta_path, text.encode())
+    return weights, meta_path

@@ -1,0 +1,150 @@
+"""Experiment ``batchnorm``: how much faster does a network train with BatchNorm?
+
+Ioffe & Szegedy 2015 (arXiv:1502.03167), §4.1 (their MNIST experiment) and "Dive into Deep
+Learning" §8.5: LeNet-5 with sigmoid activations, plain SGD at learning rate 1.0 and batch 100,
+with and without BatchNorm after every conv/linear layer (before the sigmoid). BatchNorm is
+what lets the 20–110-layer nets of He et al. 2015 train from scratch (§3.4: "We adopt batch
+normalization right after each convolution and before activation").
+
+The test accuracy is measured after every iteration, so the figure shows how soon each network
+starts to learn; results.json gives the first iteration above 50 % and 70 %.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+from resnetlab.data import InMemoryLoader, normalize
+from resnetlab.lab.common import LabResult
+from resnetlab.lab.inputs import load_lab_data
+from resnetlab.lab.lenet import lenet5
+from resnetlab.lab.plotting import save
+
+FIGURE = "batchnorm.png"
+THRESHOLDS = (0.5, 0.7)
+VARIANTS = (("LeNet-5 + BatchNorm", True), ("LeNet-5 (no BatchNorm)", False))
+
+
+@torch.no_grad()
+def _accuracy(model, x: torch.Tensor, y: torch.Tensor) -> float:
+    model.eval()  # BatchNorm uses its running statistics, as at deployment
+    acc = float((model(x).argmax(dim=1) == y).float().mean())
+    model.train()
+    return acc
+
+
+def train_curve(model, loader: InMemoryLoader, test_x: torch.Tensor, test_y: torch.Tensor,
+                iterations: int, lr: float) -> dict:
+    """Plain SGD for ``iterations`` steps; test accuracy after every step."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    accs: list[float] = []
+    losses: list[float] = []
+    epoch = 0
+    model.train()
+    while len(accs) < iterations:
+        for x, y in loader.iter_from(epoch):
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            accs.append(_accuracy(model, test_x, test_y))
+            if len(accs) == iterations or not math.isfinite(losses[-1]):
+                break
+        if not math.isfinite(losses[-1]):
+            break
+        epoch += 1
+    firsts = {f"first_iteration_above_{int(t * 100)}": next(
+        (i + 1 for i, a in enumerate(accs) if a > t), None) for t in THRESHOLDS}
+    return {"test_accuracy": accs, "train_loss": losses, **firsts,
+            "final_test_accuracy": accs[-1], "best_test_accuracy": max(accs),
+            "diverged": not math.isfinite(losses[-1])}
+
+
+def _plot(curves: dict[str, dict], title: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")
+    for (name, curve), color in zip(curves.items(), ("tab:green", "tab:gray"), strict=True):
+        accs = [100 * a for a in curve["test_accuracy"]]
+        ax.plot(range(1, len(accs) + 1), accs, color=color, lw=1.2, label=name)
+        for t, marker in zip(THRESHOLDS, ("o", "s"), strict=True):
+            it = curve[f"first_iteration_above_{int(t * 100)}"]
+            if it is not None:
+                ax.plot(it, accs[it - 1], marker, color=color, ms=7, mfc="none")
+    for t in THRESHOLDS:
+        ax.axhline(100 * t, color="black", lw=0.6, ls=":")
+        ax.text(1.005, 100 * t, f"{int(t * 100)} %", transform=ax.get_yaxis_transform(),
+                va="center", fontsize=8)
+    ax.set(xlabel="training iteration (one SGD step on a batch)", ylabel="test accuracy (%)",
+           title=title, ylim=(0, 100))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", title="markers: first iteration above 50 % (o) / 70 % (□)",
+              title_fontsize=8, fontsize=9)
+    return save(fig, path)
+
+
+def run(out_dir: Path, quick: bool = False, *, data: str = "fashion-mnist",
+        data_dir: str | None = None, iterations: int | None = None, lr: float = 1.0,
+        batch_size: int = 100, seed: int = 0, device: str | None = None) -> LabResult:
+    """Train both LeNets with the same data order; record per-iteration test accuracy."""
+    from resnetlab.train.device import resolve_device
+
+    where = resolve_device(device)
+    iterations = iterations or (40 if quick else 1500)
+    lab_data = load_lab_data(data, data_dir, quick, image_size=28)
+    bundle = lab_data.bundle
+    test = bundle.test
+    test_x = normalize(test.images, test.mean, test.std).to(where)
+    test_y = test.labels.to(where)
+    curves, seconds = {}, {}
+    for name, use_bn in VARIANTS:
+        torch.manual_seed(seed)
+        model = lenet5(bundle.num_classes, bundle.input_size[0], use_bn,
+                       bundle.input_size[1]).to(where)
+        loader = InMemoryLoader(bundle.train, batch_size, shuffle=True, drop_last=True,
+                                seed=seed, device=where)
+        started = time.perf_counter()
+        curves[name] = train_curve(model, loader, test_x, test_y, iterations, lr)
+        seconds[name] = round(time.perf_counter() - started, 2)
+
+    setting = (f"{lab_data.name}: {len(bundle.train)} train / {len(test)} test images, "
+               f"SGD lr {lr:g}, batch {batch_size}")
+    figure = _plot(curves, f"LeNet-5 (sigmoid) with and without BatchNorm\n{setting}",
+                   out_dir / FIGURE)
+    results = {
+        "data": lab_data.name, "train_images": len(bundle.train), "test_images": len(test),
+        "iterations": iterations, "lr": lr, "batch_size": batch_size, "seed": seed,
+        "device": str(where), "train_seconds": seconds,
+        "models": {name: {"batchnorm": bn, **curves[name]} for name, bn in VARIANTS},
+    }
+    verdict = []
+    for name, _ in VARIANTS:
+        c = curves[name]
+        hits = ", ".join(f">{int(t * 100)} % at iteration "
+                         f"{c[f'first_iteration_above_{int(t * 100)}'] or 'never'}"
+                         for t in THRESHOLDS)
+        verdict.append(f"{name}: {hits}; final {100 * c['final_test_accuracy']:.1f} % "
+                       f"after {len(c['test_accuracy'])} iterations"
+                       + (" (diverged)" if c["diverged"] else ""))
+    verdict.append(_speedup(curves))
+    if lab_data.note:
+        verdict.append(lab_data.note)
+    return LabResult("batchnorm", results, [figure], verdict)
+
+
+def _speedup(curves: dict[str, dict]) -> str:
+    (bn_name, bn), (plain_name, plain) = list(curves.items())
+    a, b = bn["first_iteration_above_70"], plain["first_iteration_above_70"]
+    if a and b:
+        return f"BatchNorm reached 70 % {b / a:.1f}x sooner ({a} vs {b} iterations)"
+    if a:
+        n = len(plain["test_accuracy"])
+        return f"only the BatchNorm net reached 70 % within {n} iterations"
+    if b:
+        return "only the net without BatchNorm reached 70 %: BatchNorm did not help here"
+    return "neither net reached 70 %: train longer (--iterations)"

@@ -1,0 +1,74 @@
+"""Experiment ``features``: an image through the stem and every stage of a ResNet.
+
+The classic "ResNet-18 and its feature maps" figure: one row per stage, the first N channels
+of each, titled with the tensor shape, so the trade of resolution for channels
+(He et al. 2015, §3.3: "if the feature map size is halved, the number of filters is doubled")
+is visible at a glance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from resnetlab.analysis.features import feature_maps
+from resnetlab.lab.common import LabResult
+from resnetlab.lab.inputs import load_lab_data, load_lab_model, sample_input
+from resnetlab.lab.plotting import save, shape_text, show_image
+
+FIGURE = "features.png"
+
+
+def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
+        weights: str | None = None, image: str | None = None, data: str = "digits",
+        data_dir: str | None = None, index: int = 0, channels: int = 8) -> LabResult:
+    """Plot the first ``channels`` feature maps of each stage for one image."""
+    lab_model = load_lab_model(model, weights, default="resnet18")
+    lab_data = None if image is not None else load_lab_data(data, data_dir, quick)
+    sample = sample_input(lab_model, image, lab_data, index)
+    maps = feature_maps(lab_model.model, sample.x)
+    channels = max(1, channels)
+
+    rows = len(maps) + 1
+    fig = plt.figure(figsize=(1.3 * channels + 0.4, 1.55 * rows + 0.6), layout="constrained")
+    subfigs = fig.subfigures(rows, 1)
+    state = "trained" if lab_model.trained else "random init"
+    fig.suptitle(f"{lab_model.name} ({state}) feature maps: first {channels} channels per "
+                 "stage, each scaled to its own range", fontsize=11)
+    head = subfigs[0]
+    head.suptitle(f"input: {sample.source}, resized to {shape_text(sample.pixels)}", fontsize=10)
+    ax = head.subplots(1, 1)
+    show_image(ax, sample.pixels)
+    for sub, fmap in zip(subfigs[1:], maps, strict=True):
+        sub.suptitle(f"{fmap.name} output: {shape_text(fmap.tensor)} (C×H×W)", fontsize=10)
+        axes = sub.subplots(1, channels, squeeze=False)[0]
+        activations = fmap.tensor[0].detach().cpu()
+        for c, axc in enumerate(axes):
+            axc.set_xticks([])
+            axc.set_yticks([])
+            if c < activations.shape[0]:
+                axc.imshow(activations[c].numpy(), cmap="viridis", interpolation="nearest")
+                axc.set_xlabel(f"ch {c}", fontsize=8)
+            else:
+                axc.axis("off")
+    figure = save(fig, out_dir / FIGURE)
+
+    stats = [m.stats() for m in maps]
+    first, last = stats[0], stats[-1]
+    verdict = [
+        f"{lab_model.name} ({state}) on {sample.source}: "
+        + " -> ".join(f"{s['name']} {'x'.join(map(str, s['shape']))}" for s in stats),
+        f"resolution {first['shape'][1]} -> {last['shape'][1]} px, channels "
+        f"{first['shape'][0]} -> {last['shape'][0]}; {100 * last['zero_fraction']:.0f} % of "
+        f"the last stage's activations are exactly zero (ReLU)",
+    ]
+    if lab_data is not None and lab_data.note:
+        verdict.append(lab_data.note)
+    results = {
+        "model": lab_model.name, "trained": lab_model.trained,
+        "weights": str(weights) if weights else None, "image": sample.source,
+        "label": sample.label, "input_shape": list(sample.pixels.shape),
+        "channels_shown": channels, "stages": stats,
+    }
+    return LabResult("features", results, [figure], verdict)

@@ -1,0 +1,122 @@
+"""Experiment ``gradcam``: where does a trained ResNet look when it decides?
+
+Grad-CAM (Selvaraju et al. 2017) of the top class at the last stage, over a few test images.
+Without ``--weights`` a small ResNet-20 is first trained on the embedded digits through
+:func:`resnetlab.train.train` (a few steps with ``--quick``), so the map always explains a
+trained model: the map of a random network says nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from PIL import Image
+
+from resnetlab.analysis.gradcam import grad_cam, overlay
+from resnetlab.errors import DataError
+from resnetlab.lab.common import LabResult
+from resnetlab.lab.inputs import LabModel, load_lab_data, load_lab_model, sample_input
+from resnetlab.lab.plotting import image_for_display, save, show_image
+
+FIGURE = "gradcam.png"
+OVERLAY = "gradcam_overlay.png"
+OVERLAY_SIDE = 256  # the single overlay PNG is upscaled to this many pixels
+
+
+def _train_here(out_dir: Path, model: str, quick: bool, steps: int | None, seed: int,
+                device: str | None) -> tuple[Path, str]:
+    """Train ``model`` on digits with the he2016 recipe; returns the run dir and a note."""
+    from resnetlab.data import load
+    from resnetlab.train import train
+
+    size = 16 if quick else 32
+    steps = steps or (30 if quick else 300)
+    print(f"[lab gradcam] no --weights: training {model} on digits ({size}x{size}) for "
+          f"{steps} steps first", file=sys.stderr, flush=True)
+    bundle = load("digits", image_size=size)
+    run = train(model, bundle, "he2016", out_dir / "model", seed=seed, device=device,
+                overrides={"iterations": steps, "val_size": 0, "batch_size": 64, "pad": 1,
+                           "flip": False},
+                quiet=True, overwrite=True, checkpoint_seconds=0)
+    note = (f"no --weights given: trained {model} on digits for {steps} steps first "
+            f"(test accuracy {100 * run.metrics['test_top1']:.1f} %)")
+    return run.run_dir, note
+
+
+def _images_for(lab_model: LabModel, image: str | None, data: str | None,
+                data_dir: str | None, quick: bool):
+    """The data to draw images from: ``--data``, else the dataset the model was trained on."""
+    if image is not None:
+        return None
+    name = data or (lab_model.meta.get("data") or {}).get("name") or "digits"
+    if name != "digits" and data_dir is None:
+        raise DataError(f"the model was trained on {name}: pass --data-dir DIR (its files) or "
+                        "--image PATH to choose what to explain")
+    return load_lab_data(name, data_dir, quick)
+
+
+def run(out_dir: Path, quick: bool = False, *, weights: str | None = None,
+        model: str | None = None, image: str | None = None, data: str | None = None,
+        data_dir: str | None = None, index: int = 0, count: int = 4, layer: str | None = None,
+        steps: int | None = None, seed: int = 0, device: str | None = None) -> LabResult:
+    """Grad-CAM of the top class for ``count`` test images (or one ``--image``)."""
+    note = None
+    if weights is None:
+        weights, note = _train_here(out_dir, model or "resnet20", quick, steps, seed, device)
+        model = None  # the run directory names its own architecture
+    lab_model = load_lab_model(model, weights, default="resnet20")
+    lab_data = _images_for(lab_model, image, data, data_dir, quick)
+    count = 1 if image is not None else max(1, min(count, len(lab_data.bundle.test) - index))
+    classes = lab_model.meta.get("classes") or []
+    samples, cams = [], []
+    for i in range(count):
+        sample = sample_input(lab_model, image, lab_data, index + i)
+        samples.append(sample)
+        cams.append(grad_cam(lab_model.model, sample.x, layer))
+
+    fig, axes = plt.subplots(2, count, figsize=(2.6 * count + 0.6, 5.8), squeeze=False,
+                             layout="constrained")
+    rows = []
+    for col, (sample, cam) in enumerate(zip(samples, cams, strict=True)):
+        predicted = classes[cam.class_index] if cam.class_index < len(classes) else str(
+            cam.class_index)
+        truth = sample.label if sample.label is not None else "?"
+        show_image(axes[0, col], sample.pixels, f"true: {truth}\npredicted: {predicted} "
+                   f"({100 * cam.probability:.0f} %)")
+        blended = overlay(image_for_display(sample.pixels), cam.cam)
+        axes[1, col].imshow(blended, interpolation="bilinear")
+        axes[1, col].set_xticks([])
+        axes[1, col].set_yticks([])
+        rows.append({"image": sample.source, "label": sample.label, "predicted": predicted,
+                     "class_index": cam.class_index, "probability": cam.probability,
+                     "correct": sample.label == predicted if sample.label else None})
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+
+    bar = fig.colorbar(ScalarMappable(cmap=colormaps["jet"]), ax=axes[1, :], shrink=0.9)
+    bar.set_label("Grad-CAM (scaled to its maximum)", fontsize=9)
+    axes[0, 0].set_ylabel("input", fontsize=10)
+    axes[1, 0].set_ylabel("Grad-CAM of the\npredicted class", fontsize=10)
+    layer_text = f"{cams[0].layer} ({'×'.join(map(str, cams[0].layer_shape))})"
+    fig.suptitle(f"Grad-CAM of {lab_model.name} at {layer_text}: red = regions that raise the "
+                 "predicted class score", fontsize=10)
+    figure = save(fig, out_dir / FIGURE)
+    first = overlay(image_for_display(samples[0].pixels), cams[0].cam)
+    Image.fromarray(first).resize((OVERLAY_SIDE, OVERLAY_SIDE), Image.BILINEAR).save(
+        out_dir / OVERLAY)
+
+    correct = [r["correct"] for r in rows if r["correct"] is not None]
+    results = {
+        "model": lab_model.name, "weights": str(weights), "trained_here": note is not None,
+        "layer": cams[0].layer, "layer_shape": list(cams[0].layer_shape),
+        "images": rows,
+    }
+    verdict = [f"Grad-CAM of {lab_model.name} at {layer_text} for {count} image(s)"
+               + (f": {sum(correct)}/{len(correct)} predicted correctly" if correct else ""),
+               "the heatmap is coarse by design: one cell per position of the last stage, "
+               "upsampled to the input"]
+    if note:
+        verdict.insert(0, note)
+    return LabResult("gradcam", results, [figure, out_dir / OVERLAY], verdict)

@@ -1,0 +1,160 @@
+"""Data, images and models for the lab: the shared "what do we feed it" decisions.
+
+Real datasets are read from ``--data-dir``; ``--quick`` falls back on the embedded ``digits``
+when none is given, so every experiment can run anywhere (and says so in its verdict).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from resnetlab.errors import DataError
+
+# Where the documentation's data lives, for error messages only.
+_EXAMPLE_DIRS = {
+    "cifar10": "../shared/data/cifar10-subset/cifar-10-batches-py",
+    "fashion-mnist": "../shared/data/fashion-mnist-subset/FashionMNIST/raw",
+}
+
+
+@dataclass
+class LabData:
+    """A loaded bundle plus a note for the verdict when a fallback was used."""
+
+    bundle: Any  # resnetlab.data.DataBundle
+    note: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.bundle.name
+
+
+def load_lab_data(name: str, data_dir: str | Path | None, quick: bool, *,
+                  image_size: int | None = None) -> LabData:
+    """Dataset ``name`` from ``data_dir``; without a directory, digits in ``--quick`` mode.
+
+    A missing directory is a one-line :class:`DataError` naming ``--data-dir``.
+    """
+    from resnetlab.data import canonical_name, load
+
+    key = canonical_name(name)
+    if key == "digits":
+        return LabData(load("digits", image_size=image_size))
+    if data_dir is None:
+        if quick:
+            note = (f"no --data-dir given: --quick used the embedded digits dataset instead of "
+                    f"{key}")
+            return LabData(load("digits", image_size=image_size), note)
+        example = _EXAMPLE_DIRS.get(key, "DIR")
+        raise DataError(f"{key} is read from disk: pass --data-dir DIR (e.g. --data-dir {example}),"
+                        " or add --quick to run on the embedded digits instead")
+    if not Path(data_dir).expanduser().exists():
+        raise DataError(f"--data-dir {data_dir} does not exist; pass the directory that holds "
+                        f"{key} (e.g. {_EXAMPLE_DIRS.get(key, 'its files')})")
+    return LabData(load(key, Path(data_dir).expanduser(), image_size=image_size))
+
+
+@dataclass
+class LabModel:
+    """A model with the facts needed to feed it (``model.json``-style ``meta``)."""
+
+    model: nn.Module
+    meta: dict[str, Any]
+    name: str
+    trained: bool
+
+
+def load_lab_model(model_name: str | None, weights: str | Path | None, *, default: str,
+                   in_chans: int = 3) -> LabModel:
+    """Trained weights (run dir, safetensors, published tag) or a fresh randomly initialised model.
+
+    Weights are loaded with :func:`resnetlab.deploy.load_for_inference`, which reads the run's
+    ``model.json``. A fresh model gets the input size of its model card and no statistics
+    (``mean``/``std`` are filled in from the image source by :func:`sample_input`).
+    """
+    if weights is not None:
+        from resnetlab.deploy import load_for_inference
+
+        model, meta = load_for_inference(str(weights), model_name)
+        return LabModel(model, dict(meta), str(meta.get("model", model_name)), True)
+    from resnetlab.models import create_model, get_card
+
+    name = model_name or default
+    card = get_card(name)
+    model = create_model(name, num_classes=card.num_classes, in_chans=in_chans).eval()
+    size = [in_chans, *card.input_size[1:]]
+    return LabModel(model, {"model": name, "input_size": size, "classes": None}, name, False)
+
+
+def _match_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
+    """Grey → RGB by repetition, RGB → grey by averaging."""
+    if image.shape[0] == channels:
+        return image
+    if image.shape[0] == 1:
+        return image.expand(channels, -1, -1).contiguous()
+    grey = image.to(torch.float32).mean(dim=0, keepdim=True).round().to(torch.uint8)
+    return grey.expand(channels, -1, -1).contiguous()
+
+
+@dataclass
+class SampleInput:
+    """One image: ``pixels`` (uint8 C×H×W at the model's input size) and normalized ``x``."""
+
+    pixels: torch.Tensor
+    x: torch.Tensor
+    source: str
+    label: str | None = None
+
+
+def sample_input(lab_model: LabModel, image: str | Path | None, data: LabData | None,
+                 index: int = 0) -> SampleInput:
+    """The model input for ``--image PATH``, else test image ``index`` of ``data``.
+
+    Trained models are fed with their own statistics (``model.json``); fresh ones with those
+    of the image's dataset (or, for a lone file, the image's own), as a model trained on that
+    data would be.
+    """
+    from resnetlab.data import channel_stats, fit, normalize
+
+    meta = lab_model.meta
+    channels, size = int(meta["input_size"][0]), tuple(int(s) for s in meta["input_size"][1:])
+    label = None
+    if image is not None:
+        from resnetlab.deploy import read_image
+
+        path = Path(image).expanduser()
+        if not path.is_file():
+            raise DataError(f"--image {path} does not exist; pass an image file (PNG, JPEG...)")
+        raw, source = read_image(path, channels), str(path)
+        stats = channel_stats(raw[None])
+    else:
+        if data is None:
+            raise DataError("no image to show: pass --image PATH or --data NAME --data-dir DIR")
+        test = data.bundle.test
+        if not 0 <= index < len(test):
+            raise DataError(f"--index {index} is outside the {len(test)} test images; "
+                            f"pass 0..{len(test) - 1}")
+        raw, source = test.images[index], f"{data.name} test image #{index}"
+        label = test.classes[int(test.labels[index])]
+        stats = (test.mean, test.std)
+    raw = _match_channels(raw, channels)
+    resize = meta.get("resize_size") if lab_model.trained else None
+    if resize:  # the ImageNet evaluation transform: shorter side to ``resize``, centre crop
+        from torchvision.transforms.v2 import functional as TF
+
+        pixels = TF.center_crop(fit(raw, int(resize)), list(size))
+    else:
+        pixels = fit(raw, size)
+    if lab_model.trained:
+        mean, std = meta["mean"], meta["std"]
+    else:
+        mean, std = stats
+        if len(mean) != channels:  # statistics of a grey source for an RGB model
+            mean, std = tuple(mean) * channels, tuple(std) * channels
+    x = normalize(pixels[None], mean, std)
+    return SampleInput(pixels, x, source, label)

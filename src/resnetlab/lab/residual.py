@@ -1,0 +1,124 @@
+"""Experiment ``residual``: the anatomy of one block, y = post(F(x) + S(x)).
+
+He et al. 2015, §3.1–3.2: a block learns the residual F(x) = H(x) − x and adds it to the
+shortcut. The figure shows, for a few channels of a real image's activations, the block input,
+both branches, their sum and the block output side by side on one colour scale; results.json
+checks that the block's own ``forward`` is exactly ``post(F(x) + S(x))``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+
+from resnetlab.analysis.residual import (
+    TOLERANCE,
+    BlockAnatomy,
+    block_input,
+    dissect_block,
+    get_block,
+)
+from resnetlab.lab.common import LabResult, sci
+from resnetlab.lab.inputs import load_lab_data, load_lab_model, sample_input
+from resnetlab.lab.plotting import save, shape_text
+
+FIGURE = "residual.png"
+_SHORTCUT_TEXT = {"A": "zero-pad", "B": "1x1 conv+BN", "C": "1x1 conv+BN", "B-nobn": "1x1 conv",
+                  "B-avgdown": "avg-pool+1x1 conv+BN"}
+
+
+def _panels(anatomy: BlockAnatomy) -> list[tuple[str, torch.Tensor | None]]:
+    post = "ReLU" if anatomy.post_name == "ReLU" else "identity"
+    shortcut = "S(x) shortcut" if anatomy.shortcut is not None else "no shortcut (plain block)"
+    total = "F(x) + S(x)" if anatomy.shortcut is not None else "F(x) (nothing added)"
+    return [("x: block input", anatomy.x), ("F(x): residual branch", anatomy.residual),
+            (shortcut, anatomy.shortcut), (total, anatomy.total),
+            (f"output = {post}(sum)", anatomy.output)]
+
+
+def plot_anatomy(anatomy: BlockAnatomy, channels: int, title: str, path: Path) -> Path:
+    """Rows = channels, columns = x, F, S, sum, output; one symmetric colour scale for all."""
+    panels = _panels(anatomy)
+    shown = [t for _, t in panels if t is not None]
+    limit = max(float(t.abs().max()) for t in shown) or 1.0
+    cols = len(panels)
+    fig, axes = plt.subplots(channels, cols, figsize=(2.2 * cols + 1.2, 2.0 * channels + 1.2),
+                             squeeze=False, layout="constrained")
+    image = None
+    for col, (name, tensor) in enumerate(panels):
+        head = name if tensor is None else f"{name}\n{shape_text(tensor)}"
+        axes[0, col].set_title(head, fontsize=9)
+        for row in range(channels):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel(f"channel {row}", fontsize=9)
+            if tensor is None or row >= tensor.shape[1]:
+                ax.text(0.5, 0.5, "—", ha="center", va="center", transform=ax.transAxes)
+                continue
+            image = ax.imshow(tensor[0, row].cpu().numpy(), cmap="RdBu_r", vmin=-limit,
+                              vmax=limit, interpolation="nearest")
+    fig.suptitle(title, fontsize=11)
+    if image is not None:
+        bar = fig.colorbar(image, ax=axes, shrink=0.8, location="right")
+        bar.set_label("activation (shared scale, BN-normalized units)")
+    return save(fig, path)
+
+
+def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
+        weights: str | None = None, block: str = "layer2.0", image: str | None = None,
+        data: str = "digits", data_dir: str | None = None, index: int = 0,
+        channels: int = 4) -> LabResult:
+    """Dissect ``block`` of the model for one image; check forward == post(F + S)."""
+    lab_model = load_lab_model(model, weights, default="resnet18")
+    net = lab_model.model.eval()  # eval: no BatchNorm statistics updates while we probe
+    target = get_block(net, block)
+    lab_data = None if image is not None else load_lab_data(data, data_dir, quick)
+    sample = sample_input(lab_model, image, lab_data, index)
+    anatomy = dissect_block(target, block_input(net, target, sample.x))
+    channels = max(1, channels)
+
+    kind = type(target).__name__
+    skip = target._shortcut_kind if target.has_skip else "none"
+    if not target.has_skip:
+        skip_text = "none (plain)"
+    elif target.downsample is None:
+        skip_text = "identity"
+    else:
+        skip_text = f"{_SHORTCUT_TEXT.get(skip, type(target.downsample).__name__)} (option {skip})"
+    state = "trained" if lab_model.trained else "random init"
+    title = (f"{lab_model.name} ({state}) block {block}: {kind}, shortcut {skip_text}; "
+             f"input {sample.source}")
+    figure = plot_anatomy(anatomy, channels, title, out_dir / FIGURE)
+
+    f_norm = float(anatomy.residual.norm())
+    s_norm = float(anatomy.shortcut.norm()) if anatomy.shortcut is not None else None
+    ok = anatomy.allclose
+    results = {
+        "model": lab_model.name, "trained": lab_model.trained, "block": block,
+        "block_type": kind, "shortcut": skip, "shortcut_module": skip_text,
+        "post": anatomy.post_name, "image": sample.source,
+        "shapes": {"x": list(anatomy.x.shape[1:]), "residual": list(anatomy.residual.shape[1:]),
+                   "shortcut": (list(anatomy.shortcut.shape[1:])
+                                if anatomy.shortcut is not None else None),
+                   "output": list(anatomy.output.shape[1:])},
+        "max_abs_diff": anatomy.max_abs_diff, "tolerance": TOLERANCE, "allclose": ok,
+        "residual_norm": f_norm, "shortcut_norm": s_norm,
+        "residual_to_shortcut_norm": f_norm / s_norm if s_norm else None,
+    }
+    check = "OK" if ok else "FAILED: forward is not post(F(x) + S(x))"
+    post = "ReLU" if anatomy.post_name == "ReLU" else "identity"
+    recomputed = f"{post}(F(x)+S(x))" if s_norm is not None else f"{post}(F(x))"
+    verdict = [
+        f"{lab_model.name} {block} ({kind}, shortcut {skip_text}): max |block(x) - "
+        f"{recomputed}| = {sci(anatomy.max_abs_diff)} (tolerance {TOLERANCE:g}) -> {check}",
+    ]
+    if s_norm:
+        verdict.append(f"||F(x)|| / ||S(x)|| = {f_norm / s_norm:.2f}: how much the block changes "
+                       "its input (trained ResNets learn small residuals, He et al. 2015 Fig. 7)")
+    if lab_data is not None and lab_data.note:
+        verdict.append(lab_data.note)
+    return LabResult("residual", results, [figure], verdict, ok=ok)

@@ -1,0 +1,29 @@
+"""Training, evaluation and prediction: recipes, the resumable loop and its run directory.
+
+>>> import resnetlab
+>>> from resnetlab.data import load
+>>> run = resnetlab.train("resnet20", load("digits", image_size=16), recipe="fast",
+...                       out_dir="runs/demo", epochs=5)                     # doctest: +SKIP
+>>> resnetlab.evaluate(run.run_dir, load("digits", image_size=16).test).top1  # doctest: +SKIP
+"""
+
+from resnetlab.train.artifacts import load_trained
+from resnetlab.train.evaluate import Evaluation, evaluate
+from resnetlab.train.loop import TrainingDiverged, train
+from resnetlab.train.recipes import RECIPES, Recipe, get_recipe, with_overrides
+from resnetlab.train.resume import resume
+from resnetlab.train.rundir import Run
+
+__all__ = [
+    "RECIPES",
+    "Evaluation",
+    "Recipe",
+    "Run",
+    "TrainingDiverged",
+    "evaluate",
+    "get_recipe",
+    "load_trained",
+    "resume",
+    "train",
+    "with_overrides",
+]

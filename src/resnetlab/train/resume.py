@@ -1,0 +1,67 @@
+"""Continue a run from its directory alone: ``config.json`` rebuilds the model and the data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from resnetlab.errors import CheckpointError
+from resnetlab.train.loop import train
+from resnetlab.train.recipes import Recipe
+from resnetlab.train.rundir import Run, read_config
+
+
+def val_size_arg(value: float) -> int | float:
+    """The recipe's ``val_size`` as :func:`resnetlab.data.load` wants it (count or fraction)."""
+    return int(value) if value >= 1 or value == 0 else float(value)
+
+
+def load_bundle(data_spec: dict[str, Any], recipe: Recipe, seed: int):
+    """Load the data a run trains on: ``data_spec`` has ``name`` and optionally ``root`` and
+    ``image_size``; the validation split comes from the recipe, drawn with ``seed``."""
+    from resnetlab.data import load
+
+    size = data_spec.get("image_size") or recipe.image_size or None
+    return load(data_spec["name"], data_spec.get("root"), val_size=val_size_arg(recipe.val_size),
+                image_size=size, seed=seed)
+
+
+def resume(run_dir: str | Path, *, quiet: bool = False, device: str | None = None,
+           threads: int | None = None) -> Run:
+    """Finish the run in ``run_dir`` from ``checkpoints/last.pt`` with its own settings.
+
+    The run's own CPU thread count is used unless ``threads`` is given: on CPU the reduction
+    order, hence the last bits of the weights, can depend on it.
+    """
+    import torch
+
+    from resnetlab.models import create_model
+
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    if not (run_dir / "checkpoints" / "last.pt").is_file():
+        raise CheckpointError(
+            f"cannot resume: {run_dir} has no checkpoints/last.pt (it was stopped before its "
+            "first checkpoint); start it again with --overwrite"
+        )
+    spec = config.get("model") or {}
+    if not spec.get("name"):
+        raise CheckpointError(
+            f"cannot resume {run_dir} from the command line: its model is not a registered "
+            "one; call resnetlab.train(model, bundle, out_dir=..., resume=True) in Python"
+        )
+    if threads or config.get("threads"):
+        torch.set_num_threads(int(threads or config["threads"]))
+    recipe = Recipe.from_dict(config["recipe"])
+    seed = int(config.get("seed", 0))
+    bundle = load_bundle(config["data"], recipe, seed)
+    model = create_model(spec["name"], **spec.get("kwargs", {}))
+    return train(
+        model, bundle, recipe, run_dir, resume=True, seed=seed,
+        device=device or config.get("device"), precision=config.get("precision"),
+        channels_last=config.get("channels_last"),
+        deterministic=bool(config.get("deterministic", False)),
+        checkpoint_steps=int(config.get("checkpoint_steps", 0)),
+        checkpoint_seconds=float(config.get("checkpoint_seconds", 60.0)),
+        quiet=quiet, data_spec=config["data"],
+    )
