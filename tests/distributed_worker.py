@@ -26,7 +26,7 @@ WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 # Write-like audit events and the position of the path written to in their arguments.
 WRITE_EVENTS = {"os.mkdir": 0, "os.rename": 1, "os.remove": 0, "os.rmdir": 0, "os.truncate": 0,
                 "shutil.rmtree": 0, "shutil.copyfile": 1, "shutil.move": 1}
-RECIPE = {"pad": 2, "flip": True, "cutout": 2, "lr": 0.005, "label_smoothing": 0}
+RECIPE = {"pad": 2, "flip": True, "cutout": 2, "lr": 0.2}
 
 
 def comparable_kernels() -> None:
@@ -37,10 +37,24 @@ def comparable_kernels() -> None:
     torch.backends.mkldnn.enabled = False
 
 
-def tiny_model(seed: int) -> torch.nn.Module:
+class Float64(torch.nn.Module):
+    """``net`` computing in float64. In float32 a run amplifies rounding differences (ReLUs
+    that flip on a last-bit change) to ~1e-3 in the loss within tens of steps, between 1- and
+    2-thread single-process runs too; in float64 the 1- and 2-process runs stay together."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net.double()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.double())
+
+
+def tiny_model(seed: int, float64: bool = False) -> torch.nn.Module:
     torch.manual_seed(seed)
-    return create_model("resnet20", depth=8, widths=(8, 16, 32), stem_width=8, num_classes=10,
-                        in_chans=1)
+    net = create_model("resnet20", depth=8, widths=(8, 16, 32), stem_width=8, num_classes=10,
+                       in_chans=1)
+    return Float64(net) if float64 else net
 
 
 def train_kwargs(args) -> dict:
@@ -78,6 +92,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--report", type=Path, required=True)
     p.add_argument("--sync-bn", action="store_true")
+    p.add_argument("--float64", action="store_true")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=3)
@@ -92,7 +107,7 @@ def main() -> None:
 
     comparable_kernels()
     bundle = load("digits", image_size=8)
-    model = tiny_model(args.seed)
+    model = tiny_model(args.seed, args.float64)
     losses: list[float] = []
     original = loop._Trainer.train_step
 

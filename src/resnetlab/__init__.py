@@ -4,10 +4,14 @@
 >>> m = rl.create_model("resnet56", num_classes=10)
 """
 
-from resnetlab import data
+from resnetlab import (
+    data,
+    train,  # a callable package: rl.train(model, data, ...)
+)
 from resnetlab.analysis.summary import summary
 from resnetlab.errors import ResnetlabError
 from resnetlab.models import ModelCard, ResNet, create_model, get_card, list_models
+from resnetlab.train.evaluate import evaluate
 
 __version__ = "0.1.0"
 
@@ -18,7 +22,9 @@ __all__ = [
     "__version__",
     "create_model",
     "data",
+    "evaluate",
     "get_card",
     "list_models",
     "summary",
+    "train",
 ]

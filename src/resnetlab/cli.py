@@ -22,10 +22,12 @@ COMMANDS = (
     "export",
     "embed",
     "train",
+    "finetune",
     "eval",
     "predict",
     "recipes",
     "lab",
+    "bench",
 )
 
 

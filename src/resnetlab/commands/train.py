@@ -65,15 +65,13 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from resnetlab.errors import ResnetlabError
-    from resnetlab.train.distributed import is_main_process
+    from resnetlab.train.distributed import leave_error_to_rank_zero
 
     try:
         return _run(args)
     except ResnetlabError as exc:
-        if is_main_process():
-            raise
-        # Every rank hits the same error; rank 0 reports it, the others leave quietly.
-        raise SystemExit(exc.exit_code) from None
+        leave_error_to_rank_zero(exc)  # under torchrun, rank 0 alone reports the error
+        raise
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -43,13 +43,17 @@ EXPERIMENTS: dict[str, Callable[..., LabResult]] = {
 }
 
 
+# Experiments whose tensors are always tiny (LeNet-5 on 28×28 images) run single-threaded.
+SMALL_TENSORS = frozenset({"batchnorm"})
+
+
 @contextlib.contextmanager
 def _single_thread(enabled: bool) -> Iterator[None]:
     """Run on one intra-op thread while ``enabled``.
 
-    Quick runs push tiny tensors (8×8 images, batches of 8) through 100+ layers: thread
-    synchronisation then costs more than it saves, and on a busy 2-core machine we measured a
-    ResNet-110 backward pass 20x slower with two threads than with one.
+    Quick runs (and the experiments in :data:`SMALL_TENSORS`) push tiny tensors through many
+    layers: thread synchronisation then costs more than it saves, and on a busy 2-core machine
+    we measured a ResNet-110 backward pass on 8×8 images 20x slower with two threads than one.
     """
     before = torch.get_num_threads()
     if enabled:
@@ -76,7 +80,7 @@ def run_experiment(name: str, out_dir: str | Path | None = None, quick: bool = F
     out = prepare_out_dir(out_dir if out_dir is not None else default_out_dir(name))
     torch.manual_seed(seed)
     started = time.perf_counter()
-    with _single_thread(quick):
+    with _single_thread(quick or name in SMALL_TENSORS):
         result = func(out, quick, **options)
     settings = {"seed": seed, **{k: v for k, v in options.items() if k != "seed"}}
     write_results(out, result, quick=quick, seconds=time.perf_counter() - started,

@@ -38,32 +38,59 @@ def _log(message: str) -> None:
     print(f"[lab degradation] {message}", file=sys.stderr, flush=True)
 
 
-def _seconds_per_iteration(names, bundle, batch_size: int, device) -> float:
-    """Time one training step of every net (after a warm-up step) plus its evaluation share.
-
-    The nets train one after the other, so one "iteration" of the whole experiment costs the
-    sum of the four step times; each epoch also evaluates the test set once.
-    """
+def _calibration_batch(bundle, batch_size: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     from resnetlab.data import normalize
 
     train = bundle.train
     x = normalize(train.images[:batch_size], train.mean, train.std).to(device)
-    y = train.labels[:batch_size].to(device)
-    per_epoch = max(1, len(train) // batch_size)
+    return x, train.labels[:batch_size].to(device)
+
+
+def _step_seconds(name: str, bundle, x: torch.Tensor, y: torch.Tensor, device,
+                  steps: int = 3) -> float:
+    """Fastest of ``steps`` SGD steps of a fresh ``name`` after one warm-up step."""
+    model = create_model(name, num_classes=bundle.num_classes,
+                         in_chans=bundle.input_size[0]).to(device).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    times = []
+    for _ in range(steps + 1):
+        t = time.perf_counter()
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return min(times[1:])
+
+
+def _pick_threads(bundle, x: torch.Tensor, y: torch.Tensor, device) -> int:
+    """The intra-op thread count (1 or all) that trains ResNet-56 faster right now.
+
+    On a machine shared with other jobs, two threads that wait for each other at every
+    operation were measured up to 7x slower than one; on an idle machine they are faster.
+    """
+    most = torch.get_num_threads()
+    if device.type != "cpu" or most == 1:
+        return most
+    timings = {}
+    for threads in (1, most):
+        torch.set_num_threads(threads)
+        timings[threads] = _step_seconds("resnet56", bundle, x, y, device, steps=2)
+    best = min(timings, key=timings.get)
+    torch.set_num_threads(best)
+    return best
+
+
+def _seconds_per_iteration(names, bundle, x: torch.Tensor, y: torch.Tensor, device) -> float:
+    """Seconds one iteration of *all* nets costs (they train one after the other), with each
+    epoch's test-set evaluation spread over its steps."""
+    batch_size = x.shape[0]
+    per_epoch = max(1, len(bundle.train) // batch_size)
     total = 0.0
     for name in names:
-        model = create_model(name, num_classes=bundle.num_classes,
-                             in_chans=bundle.input_size[0]).to(device).train()
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        times = []
-        for _ in range(3):
-            t = time.perf_counter()
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            times.append(time.perf_counter() - t)
-        step = min(times[1:])
+        step = _step_seconds(name, bundle, x, y, device)
         # Evaluation is a forward pass (about a third of a step) over the test set per epoch.
         evaluation = step / 3 * len(bundle.test) / batch_size
         total += step + evaluation / per_epoch
@@ -121,11 +148,13 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
         else:
             if budget_minutes <= 0:
                 raise ConfigError("--budget-minutes must be > 0; or pass --iterations N")
-            per_iteration = _seconds_per_iteration(NETS, bundle, batch_size, where)
+            x, y = _calibration_batch(bundle, batch_size, where)
+            threads = _pick_threads(bundle, x, y, where)
+            per_iteration = _seconds_per_iteration(NETS, bundle, x, y, where)
             left = budget_minutes * 60 - (time.perf_counter() - started)
             iterations = int(left * _SAFETY / per_iteration)
-            _log(f"one iteration of all four nets takes ~{per_iteration:.2f} s: "
-                 f"{iterations} iterations fit in {budget_minutes:g} min")
+            _log(f"one iteration of all four nets takes ~{per_iteration:.2f} s on "
+                 f"{threads} thread(s): {iterations} iterations fit in {budget_minutes:g} min")
             if iterations < 1:
                 raise ConfigError(f"--budget-minutes {budget_minutes:g} leaves no time to train; "
                                   "raise it or pass --iterations N")
@@ -167,7 +196,8 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
         "data": bundle.name, "train_images": len(bundle.train), "test_images": len(bundle.test),
         "recipe": "he2016", "recipe_overrides": overrides, "iterations": iterations,
         "batch_size": batch_size, "epochs": epochs, "budget_minutes": budget_minutes,
-        "minutes": minutes, "device": str(where), "seed": seed,
+        "minutes": minutes, "device": str(where), "threads": torch.get_num_threads(),
+        "seed": seed,
         "final": {n: {"train_error": r["train_error"], "test_error": r["test_error"],
                       "seconds": r["seconds"]} for n, r in runs.items()},
         "comparisons": verdicts,

@@ -7,6 +7,9 @@
 >>> resnetlab.evaluate(run.run_dir, load("digits", image_size=16).test).top1  # doctest: +SKIP
 """
 
+import sys
+import types
+
 from resnetlab.train.artifacts import load_trained
 from resnetlab.train.evaluate import Evaluation, evaluate
 from resnetlab.train.loop import TrainingDiverged, train
@@ -27,3 +30,15 @@ __all__ = [
     "train",
     "with_overrides",
 ]
+
+
+class _CallablePackage(types.ModuleType):
+    """Lets ``resnetlab.train(...)`` call :func:`train` while ``resnetlab.train`` stays the
+    package, so ``import resnetlab.train.recipes as r`` keeps working (a function bound to the
+    same name would shadow the package for that import form)."""
+
+    def __call__(self, *args, **kwargs) -> Run:
+        return train(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

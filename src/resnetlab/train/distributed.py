@@ -19,9 +19,13 @@ Without ``WORLD_SIZE > 1`` in the environment everything is a no-op: ``Dist()`` 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import math
 import os
+import sys
+import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -247,10 +251,11 @@ def setup(device: str | torch.device | None = None) -> Dist:
         endpoint = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
         backend = "nccl" if dev.type == "cuda" else "gloo"
         try:
-            dist.init_process_group(backend, timeout=_timeout(),
-                                    device_id=dev if dev.type == "cuda" else None)
+            with _stderr_held_unless_failing():
+                dist.init_process_group(backend, timeout=_timeout(),
+                                        device_id=dev if dev.type == "cuda" else None)
         except (RuntimeError, ValueError, OSError) as exc:
-            reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+            reason = " ".join(str(exc).split())[:400] or type(exc).__name__
             raise ConfigError(
                 f"rank {rank} of {world} could not join the process group at {endpoint} "
                 f"({reason}); check that --rdzv-endpoint (MASTER_ADDR:MASTER_PORT) names the "
@@ -261,9 +266,43 @@ def setup(device: str | torch.device | None = None) -> Dist:
                 device=dev)
 
 
+@contextlib.contextmanager
+def _stderr_held_unless_failing():
+    """Hold what is written to file descriptor 2 inside the block, and pass it on unless the
+    block fails: a failed rendezvous makes c10d's C++ logger print a stack trace per attempt,
+    which would bury the one-line error that says what to fix."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if not failed:
+                held.seek(0)
+                os.write(2, held.read())
+
+
 def _leave() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def leave_error_to_rank_zero(exc: ResnetlabError) -> None:
+    """On a rank other than 0 of a joined job, exit quietly with ``exc``'s exit code.
+
+    Once the ranks have joined, they run the same code on the same (broadcast) inputs, so an
+    error meets all of them at the same point and rank 0 reports it; the pause lets rank 0
+    print before torchrun, seeing this process end, stops the others. Errors before joining
+    (or when joining fails) are reported by every rank: each may have its own.
+    """
+    if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+        time.sleep(3.0)
+        raise SystemExit(exc.exit_code) from None
 
 
 def is_main_process() -> bool:

@@ -10,17 +10,27 @@ from resnetlab.train.recipes import Recipe
 
 def param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: bool) -> list[dict]:
     """One group with decay and, unless ``decay_norm_and_bias``, one without it for biases and
-    normalization parameters ("no bias decay", He et al. 2019, Bag of Tricks, sec. 3.1)."""
-    if decay_norm_and_bias:
-        return [{"params": [p for p in model.parameters() if p.requires_grad],
-                 "weight_decay": weight_decay}]
-    decay, no_decay = [], []
-    for p in model.parameters():
+    normalization parameters ("no bias decay", He et al. 2019, Bag of Tricks, sec. 3.1).
+
+    A model with an ``lr_scales`` mapping (parameter name -> factor, set by fine-tuning for
+    discriminative learning rates) gets one such pair per factor, each group carrying
+    ``lr_scale`` so that :func:`set_lr` gives it ``lr * lr_scale``.
+    """
+    scales = getattr(model, "lr_scales", None) or {}
+    buckets: dict[tuple[float, bool], list] = {}
+    for name, p in model.named_parameters():
         if p.requires_grad:
             # 1-d tensors are exactly the biases and the BatchNorm scales/shifts.
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+            decays = decay_norm_and_bias or p.ndim > 1
+            buckets.setdefault((float(scales.get(name, 1.0)), decays), []).append(p)
+    groups = []
+    for scale in sorted({s for s, _ in buckets} or {1.0}, reverse=True):
+        for decays in (True, False):
+            if (scale, decays) in buckets or (not scales and (decays or not decay_norm_and_bias)):
+                groups.append({"params": buckets.get((scale, decays), []),
+                               "weight_decay": weight_decay if decays else 0.0,
+                               "lr_scale": scale})
+    return groups
 
 
 def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
@@ -32,4 +42,4 @@ def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)

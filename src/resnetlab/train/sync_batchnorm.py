@@ -75,7 +75,7 @@ class CpuSyncBatchNorm(_BatchNorm):
             self.num_batches_tracked.add_(1)
             if self.momentum is None:  # cumulative moving average
                 momentum = 1.0 / float(self.num_batches_tracked)
-        x = input.float()
+        x = input if input.dtype in (torch.float32, torch.float64) else input.float()
         dims = [d for d in range(x.dim()) if d != 1]
         shape = [1, -1] + [1] * (x.dim() - 2)
         local_count = x.new_tensor([x.numel() // x.shape[1]])

@@ -1,0 +1,159 @@
+"""Inference engines to time and compare: one trained network, several ways to run it.
+
+Every engine maps a float32 NCHW batch (as images come out of preprocessing) to logits, so the
+same function serves timing and the agreement check. Format conversions an application would
+have to do (to channels_last, to NumPy) happen inside and are timed too.
+
+=============  ===============================================================  ================
+engine         what it does                                                     resnetlab option
+=============  ===============================================================  ================
+eager          the model as is: eager, fp32, NCHW (the stock baseline)          -
+channels_last  eager with NHWC tensors (oneDNN's native layout)                 CPU default
+fold_bn        BatchNorm folded into the convolutions, eager, NCHW              fold_batchnorm
+jit_freeze     TorchScript trace + freeze: oneDNN fuses conv+add+ReLU           -
+compile        BN folded + channels_last + torch.compile (inductor, frozen)     -
+bf16           channels_last with bf16 autocast                                 --precision bf16
+onnx           BN folded, exported to ONNX, run by onnxruntime                  export --fold-bn
+onnx_int8      that ONNX model statically quantized (int8 QDQ, per channel)     export --int8
+=============  ===============================================================  ================
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from resnetlab.bench.memory import param_bytes
+from resnetlab.bench.training import require_compiler
+from resnetlab.errors import ConfigError
+
+ENGINES = ("eager", "channels_last", "fold_bn", "jit_freeze", "compile", "bf16", "onnx",
+           "onnx_int8")
+INT8_ENGINES = ("onnx_int8",)
+
+
+@dataclass
+class Engine:
+    """A ready-to-call way of running a model, with its build time and weight size."""
+
+    name: str
+    run: Callable[[torch.Tensor], torch.Tensor]
+    setup_seconds: float
+    weight_bytes: int
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def _eager(model: nn.Module, *, to_nhwc: bool, bf16: bool = False):
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            return model(_channels_last(x) if to_nhwc else x).float()
+
+    return run
+
+
+def _jit_freeze(model: nn.Module, example: torch.Tensor):
+    nhwc = model.to(memory_format=torch.channels_last)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation notice
+        frozen = torch.jit.freeze(torch.jit.trace(nhwc, _channels_last(example)))
+    return _eager(frozen, to_nhwc=True)
+
+
+def _compiled(model: nn.Module):
+    import torch._inductor.config as inductor_config
+
+    from resnetlab.deploy import fold_batchnorm
+
+    compiled = torch.compile(fold_batchnorm(model).to(memory_format=torch.channels_last))
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        # Freezing turns weights into constants, so inductor can pre-pack them for oneDNN;
+        # patched per call rather than process-wide to leave other compiled code alone.
+        with inductor_config.patch(freezing=True), torch.inference_mode():
+            return compiled(_channels_last(x))
+
+    return run
+
+
+def onnx_files(model: nn.Module, example: torch.Tensor, workdir: Path,
+               calibration: torch.Tensor | None = None) -> Path:
+    """Export ``model`` BN-folded to ``workdir/model.onnx`` (and, given ``calibration``, its
+    int8 copy ``model.int8.onnx``) unless already there; returns the file to run."""
+    from resnetlab.deploy import export_onnx, fold_batchnorm, quantize_onnx
+
+    path = workdir / "model.onnx"
+    if not path.is_file():
+        export_onnx(fold_batchnorm(model), path, tuple(example.shape[1:]),
+                    check_inputs=example[:2], atol=1e-3)
+    if calibration is None:
+        return path
+    int8 = workdir / "model.int8.onnx"
+    if not int8.is_file():
+        quantize_onnx(path, int8, calibration, batch_size=min(16, len(calibration)))
+    return int8
+
+
+def _onnx(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+    from resnetlab.deploy import onnx_session
+
+    session = onnx_session(path)
+    input_name = session.get_inputs()[0].name
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        array = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
+        return torch.from_numpy(session.run(None, {input_name: array})[0])
+
+    return run
+
+
+def build_engine(name: str, model: nn.Module, example: torch.Tensor, *,
+                 workdir: str | Path | None = None,
+                 calibration: torch.Tensor | None = None) -> Engine:
+    """Engine ``name`` for an fp32 CPU ``model`` (left unchanged), warmed up on ``example``.
+
+    ``workdir`` holds the ONNX files (a temporary folder if None); files already there (see
+    :func:`onnx_files`) are reused, so exporting can happen apart from the engine's start.
+    ``calibration`` (normalized images) is required by the int8 engine.
+    """
+    if name not in ENGINES:
+        raise ConfigError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
+    import copy
+
+    model = copy.deepcopy(model).eval().cpu()
+    start = time.perf_counter()
+    weights = param_bytes(model)
+    if name == "eager":
+        run = _eager(model, to_nhwc=False)
+    elif name in ("channels_last", "bf16"):
+        run = _eager(model.to(memory_format=torch.channels_last), to_nhwc=True,
+                     bf16=name == "bf16")
+    elif name == "fold_bn":
+        from resnetlab.deploy import fold_batchnorm
+
+        folded = fold_batchnorm(model)
+        run, weights = _eager(folded, to_nhwc=False), param_bytes(folded)
+    elif name == "jit_freeze":
+        run = _jit_freeze(model, example)
+    elif name == "compile":
+        require_compiler(torch.device("cpu"))
+        run = _compiled(model)
+    else:
+        if name == "onnx_int8" and calibration is None:
+            raise ConfigError("the onnx_int8 engine needs calibration images")
+        folder = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp())
+        folder.mkdir(parents=True, exist_ok=True)
+        path = onnx_files(model, example, folder, calibration if name == "onnx_int8" else None)
+        run, weights = _onnx(path), path.stat().st_size
+    run(example)  # first call: compilation, oneDNN primitive creation, ORT arena
+    return Engine(name, run, time.perf_counter() - start, weights)

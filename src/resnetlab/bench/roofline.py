@@ -1,0 +1,47 @@
+"""How fast the machine multiplies matrices, and what that allows a ResNet at most.
+
+A ResNet's time goes mostly into convolutions, which oneDNN runs as matrix products; a large
+square matrix product (GEMM) is about the best case for such kernels. So
+``GEMM FLOP/s / FLOPs per image`` bounds the images per second no lever that keeps the
+arithmetic (fp32, same FLOPs) can beat. A forward pass costs ``2 x MACs`` FLOPs; a training
+step about three times that (the backward pass computes gradients for inputs and weights).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from resnetlab.bench.timing import Stats, alternate
+
+TRAIN_PASSES = 3  # forward + backward (input gradients) + backward (weight gradients)
+
+
+def gemm_flops(dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16), *,
+               size: int = 512, repeats: int = 3, min_seconds: float = 0.3
+               ) -> dict[str, Stats]:
+    """FLOP/s of an ``size x size`` matrix product on CPU, per dtype, timed alternately."""
+    generator = torch.Generator().manual_seed(0)
+    cases = {}
+    for dtype in dtypes:
+        a = torch.randn(size, size, generator=generator).to(dtype)
+        b = torch.randn(size, size, generator=generator).to(dtype)
+        cases[str(dtype).removeprefix("torch.")] = lambda a=a, b=b: torch.mm(a, b)
+    seconds = alternate(cases, repeats=repeats, min_seconds=min_seconds)
+    return {name: s.inverse(2.0 * size**3) for name, s in seconds.items()}
+
+
+def ceiling_images_per_second(macs_per_image: float, flops_per_second: float,
+                              training: bool) -> float:
+    """Images/s if every FLOP ran at ``flops_per_second`` (see the module docstring)."""
+    flops = 2.0 * macs_per_image * (TRAIN_PASSES if training else 1)
+    return flops_per_second / flops
+
+
+def macs_per_image(model_name: str, image_size: int, num_classes: int) -> int:
+    """Forward MACs of one image through a registered model (counted on the meta device)."""
+    from resnetlab.analysis import count_macs_total
+    from resnetlab.models import create_model
+
+    with torch.device("meta"):
+        model = create_model(model_name, num_classes=num_classes)
+    return count_macs_total(model, (1, 3, image_size, image_size), device="meta")

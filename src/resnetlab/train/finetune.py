@@ -1,0 +1,204 @@
+"""Transfer learning: a pretrained backbone, a new classifier, two calls of :func:`train`.
+
+Phase 1 ("head") trains only the fresh classifier: every other parameter has
+``requires_grad=False`` and every BatchNorm outside the head has ``momentum=0`` so that its
+running statistics do not move either. Phase 2 ("full") unfreezes everything with
+discriminative learning rates: a parameter ``d`` stages away from the head trains at
+``lr * lr_decay ** d`` (head: d=0, last stage: 1, ..., stem: number of stages + 1), the
+idea of Howard & Ruder 2018 (ULMFiT, sec. 3.2): early layers hold generic features that
+need less change. Both phases are ordinary run directories inside the fine-tune directory::
+
+    OUT/finetune.json        settings, to resume with finetune(..., resume=True)
+    OUT/head/                phase 1 run (skipped when freeze_epochs == 0)
+    OUT/full/                phase 2 run
+    OUT/model.safetensors    the result (+ model.json): eval, predict and export take OUT
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from resnetlab.errors import CheckpointError, ConfigError
+from resnetlab.train.artifacts import META, WEIGHTS
+from resnetlab.train.loop import train
+from resnetlab.train.recipes import Recipe
+from resnetlab.train.rundir import Run, prepare_new_run_dir
+
+SETTINGS = "finetune.json"
+_STAGE = re.compile(r"^(?:layer|stage|stages\.)(\d+)")
+
+
+def classifier_prefix(model: nn.Module) -> str:
+    """The state-dict prefix of the classifier (``"fc."`` for resnetlab's ResNets)."""
+    head = model.get_classifier() if hasattr(model, "get_classifier") else model.fc
+    for name, module in model.named_modules():
+        if module is head:
+            return name + "."
+    raise ConfigError("cannot find the model's classifier; fine-tune a resnetlab model")
+
+
+def stage_distances(model: nn.Module) -> dict[str, int]:
+    """Parameter name -> stages between it and the head (0 head, 1 last stage, ... stem)."""
+    head = classifier_prefix(model)
+    stages = {int(m.group(1)) for n, _ in model.named_parameters() if (m := _STAGE.match(n))}
+    last = max(stages, default=0)
+    out = {}
+    for name, _ in model.named_parameters():
+        m = _STAGE.match(name)
+        if name.startswith(head):
+            out[name] = 0
+        elif m:
+            out[name] = last - int(m.group(1)) + 1
+        else:  # the stem (and anything else before the stages)
+            out[name] = last + 1
+    return out
+
+
+def freeze_backbone(model: nn.Module) -> None:
+    """Train the classifier only: no gradients and frozen BatchNorm statistics elsewhere."""
+    head = classifier_prefix(model)
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(head))
+    for name, module in model.named_modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not (name + ".").startswith(
+                head):
+            module.momentum = 0.0  # running stats = (1 - 0) * running + 0 * batch
+
+
+def set_discriminative_lr(model: nn.Module, lr_decay: float) -> dict[str, float]:
+    """Give ``model`` the ``lr_scales`` that :func:`resnetlab.train.optim.param_groups` reads."""
+    if not 0 < lr_decay <= 1:
+        raise ConfigError(f"--lr-decay must be in (0, 1], got {lr_decay:g}")
+    model.lr_scales = {n: lr_decay ** d for n, d in stage_distances(model).items()}
+    return model.lr_scales
+
+
+def _weights_file(weights: str | Path) -> Path:
+    p = Path(weights).expanduser()
+    if p.is_dir():
+        p = p / WEIGHTS
+    if not p.is_file():
+        raise CheckpointError(f"pretrained weights {weights} do not exist; pass a .safetensors/"
+                              ".pth file or a finished run directory with --weights")
+    return p
+
+
+def pretrained_spec(weights: str | Path) -> dict[str, Any] | None:
+    """``{"name", "kwargs"}`` from the model.json beside ``weights``, if there is one."""
+    meta = _weights_file(weights).with_name(META)
+    if not meta.is_file():
+        return None
+    spec = json.loads(meta.read_text())
+    kwargs = {k: v for k, v in (spec.get("model_kwargs") or {}).items() if k != "num_classes"}
+    return {"name": spec.get("model"), "kwargs": kwargs}
+
+
+def build_pretrained(model_name: str, model_kwargs: dict[str, Any], weights: str | Path,
+                     num_classes: int) -> nn.Module:
+    """``model_name`` with the backbone of ``weights`` and a fresh ``num_classes`` head."""
+    from resnetlab.deploy.weights import apply_state, read_weights
+    from resnetlab.models import create_model
+
+    model = create_model(model_name, **model_kwargs)
+    model.reset_classifier(num_classes)
+    head = classifier_prefix(model)
+    state = {k: v for k, v in read_weights(_weights_file(weights), model_name).items()
+             if not k.startswith(head)}
+    report = apply_state(model, state, source=str(weights), strict=False)
+    backbone_missing = [k for k in report.missing if not k.startswith(head)]
+    if backbone_missing or report.mismatched or report.loaded == 0:
+        first = (backbone_missing + report.mismatched + ["no tensor matched"])[0]
+        raise CheckpointError(f"weights {weights} do not fit {model_name} (first: {first}); "
+                              "pass the --model (and options) the weights were made for")
+    return model
+
+
+def finetune(model_name: str | None, weights: str | Path, bundle, recipe: Recipe,
+             out_dir: str | Path, *, epochs: int, freeze_epochs: int = 1,
+             lr_decay: float = 0.5, model_kwargs: dict[str, Any] | None = None,
+             data_spec: dict[str, Any] | None = None, seed: int = 0, overwrite: bool = False,
+             resume: bool = False, quiet: bool = False, **train_kwargs: Any) -> Run:
+    """Fine-tune pretrained ``weights`` on ``bundle``; returns the full phase's :class:`Run`.
+
+    ``model_name`` defaults to the one in the model.json beside ``weights``. ``recipe`` (with
+    its lr) is used by both phases, ``freeze_epochs`` for the head alone, ``epochs`` for the
+    whole network. ``resume=True`` continues ``out_dir`` where it stopped (its phase and
+    step); ``train_kwargs`` go to :func:`train` (device, precision, checkpoint_seconds...).
+    """
+    out = Path(out_dir)
+    if epochs < 1 or freeze_epochs < 0:
+        raise ConfigError(f"need --epochs >= 1 and --freeze-epochs >= 0, got {epochs} and "
+                          f"{freeze_epochs}")
+    if not resume:
+        spec = pretrained_spec(weights) or {}
+        model_name = model_name or spec.get("name")
+        if not model_name:
+            raise ConfigError(f"{weights} has no model.json beside it; say which architecture "
+                              "it is with --model NAME")
+        if model_kwargs is None:
+            model_kwargs = spec.get("kwargs", {}) if spec.get("name") == model_name else {}
+        prepare_new_run_dir(out, overwrite)
+        (out / SETTINGS).write_text(json.dumps({
+            "model": model_name, "model_kwargs": model_kwargs,
+            "weights": str(_weights_file(weights).resolve()),
+            "epochs": epochs, "freeze_epochs": freeze_epochs, "lr_decay": lr_decay,
+            "seed": seed, "recipe": recipe.to_dict(), "data": data_spec}, indent=2) + "\n")
+    model_kwargs = model_kwargs or {}
+    common = dict(seed=seed, quiet=quiet, data_spec=data_spec, **train_kwargs)
+    source = weights
+    if freeze_epochs:
+        model = build_pretrained(model_name, model_kwargs, weights, bundle.num_classes)
+        freeze_backbone(model)
+        _phase(model, bundle, recipe.with_length(epochs=freeze_epochs), out / "head", common)
+        source = out / "head" / WEIGHTS
+    model = build_pretrained(model_name, model_kwargs, weights, bundle.num_classes)
+    if freeze_epochs:  # the trained head (and the untouched backbone) of phase 1
+        from resnetlab.deploy.weights import load_weights
+
+        load_weights(model, source)
+    set_discriminative_lr(model, lr_decay)
+    run = _phase(model, bundle, recipe.with_length(epochs=epochs), out / "full", common)
+    for name in (WEIGHTS, META):
+        shutil.copyfile(run.run_dir / name, out / name)
+    return run
+
+
+def _phase(model: nn.Module, bundle, recipe: Recipe, run_dir: Path, common: dict) -> Run:
+    """Run (or finish, or skip when finished) one phase in ``run_dir``."""
+    if (run_dir / META).is_file():
+        meta = json.loads((run_dir / META).read_text())
+        return Run(run_dir=run_dir, final=run_dir / WEIGHTS, best=None,
+                   last=run_dir / "checkpoints" / "last.pt", metrics=meta.get("metrics", {}))
+    resume = (run_dir / "checkpoints" / "last.pt").is_file()
+    return train(model, bundle, recipe, run_dir, resume=resume, overwrite=not resume, **common)
+
+
+def load_data(spec: dict[str, Any], seed: int = 0):
+    """The bundle of a fine-tune's data spec: ``name``, ``root`` and for a folder ``val_dir``
+    or ``val_size`` (a stratified split of the training images)."""
+    from resnetlab.data import load
+
+    val_dir = spec.get("val_dir")
+    return load(spec["name"], spec.get("root"), val_dir=val_dir,
+                val_size=0 if val_dir else spec.get("val_size", 0),
+                image_size=spec.get("image_size"), seed=seed)
+
+
+def resume_finetune(out_dir: str | Path, **kwargs: Any) -> Run:
+    """Continue the fine-tune in ``out_dir`` with the settings of its finetune.json."""
+    path = Path(out_dir) / SETTINGS
+    if not path.is_file():
+        raise CheckpointError(f"cannot resume: {out_dir} has no {SETTINGS}; it is not a "
+                              "fine-tune directory")
+    s = json.loads(path.read_text())
+    bundle = load_data(s["data"], s["seed"])
+    return finetune(s["model"], s["weights"], bundle, Recipe.from_dict(s["recipe"]), out_dir,
+                    epochs=s["epochs"], freeze_epochs=s["freeze_epochs"],
+                    lr_decay=s["lr_decay"], model_kwargs=s["model_kwargs"], seed=s["seed"],
+                    data_spec=s["data"], resume=True, **kwargs)

@@ -1,0 +1,81 @@
+"""The benchmark's parts: alternating timing, memory peaks, paths and engines."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+
+from resnetlab.bench import STOCK, Stats, alternate, build_engine, resnetlab_path, speedup
+from resnetlab.bench.memory import peak_call_bytes
+from resnetlab.bench.roofline import ceiling_images_per_second
+from resnetlab.models import create_model
+from resnetlab.train.device import placement
+
+
+def test_alternate_rotates_the_order_and_times_each_case_every_repeat():
+    calls: list[str] = []
+    cases = {name: (lambda n=name: calls.append(n)) for name in "abc"}
+    stats = alternate(cases, repeats=3, warmup=1)
+    assert calls[:3] == ["a", "b", "c"]  # warm-up
+    assert calls[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert all(len(s.samples) == 3 for s in stats.values())
+
+
+def test_alternate_keeps_calling_until_min_seconds():
+    count = []
+    alternate({"x": lambda: count.append(1)}, repeats=1, warmup=0, min_seconds=0.02)
+    assert len(count) > 1
+
+
+def test_speedup_is_the_per_repeat_ratio_of_times():
+    base, fast = Stats((2.0, 4.0, 3.0)), Stats((1.0, 1.0, 3.0))
+    assert speedup(base, fast).samples == (2.0, 4.0, 1.0)
+    assert speedup(base, fast).median == 2.0
+
+
+def test_stats_inverse_turns_seconds_per_call_into_items_per_second():
+    s = Stats((0.5, 0.25)).inverse(10)
+    assert s.samples == (20.0, 40.0) and s.lo == 20.0 and s.hi == 40.0
+    assert s.spread == pytest.approx(20 / 30)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_peak_call_bytes_sees_a_temporary_allocation():
+    def allocate() -> None:
+        torch.ones(32 * 2**20 // 4).add_(1)  # 32 MiB, touched, then freed
+
+    peak = peak_call_bytes(allocate)
+    assert peak is not None and peak >= 24 * 2**20
+
+
+def test_resnetlab_training_path_is_what_train_uses_by_default():
+    where = placement("cpu")
+    path = resnetlab_path(torch.device("cpu"))
+    assert (path.precision, path.channels_last) == (where.precision, where.channels_last)
+    assert (STOCK.precision, STOCK.channels_last, STOCK.compile) == ("fp32", False, False)
+
+
+def test_training_ceiling_counts_three_passes():
+    assert ceiling_images_per_second(1e6, 6e6, training=True) == pytest.approx(1.0)
+    assert ceiling_images_per_second(1e6, 6e6, training=False) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("engine", ["channels_last", "fold_bn", "jit_freeze", "onnx"])
+def test_fp32_engines_compute_the_eager_logits(engine, tmp_path):
+    torch.manual_seed(0)
+    model = create_model("resnet20", num_classes=10).eval()
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        expected = model(x)
+    got = build_engine(engine, model, x, workdir=tmp_path).run(x)
+    torch.testing.assert_close(got, expected, atol=1e-3, rtol=1e-3)
+
+
+def test_int8_engine_needs_calibration_images(tmp_path):
+    from resnetlab.errors import ConfigError
+
+    model = create_model("resnet20", num_classes=10).eval()
+    with pytest.raises(ConfigError, match="calibration"):
+        build_engine("onnx_int8", model, torch.randn(2, 3, 32, 32), workdir=tmp_path)
