@@ -104,10 +104,26 @@ def onnx_files(model: nn.Module, example: torch.Tensor, workdir: Path,
     return int8
 
 
-def _onnx(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+def _session(path: Path):
+    """deploy's onnxruntime session, except that its threads sleep instead of spinning when
+    ``OMP_WAIT_POLICY=PASSIVE`` asks the same of torch's (fair on a shared machine, where
+    spinning threads lose their cores to other processes: docs/benchmarks.md, "Speed")."""
+    import os
+
     from resnetlab.deploy import onnx_session
 
-    session = onnx_session(path)
+    if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+        return onnx_session(path)
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _onnx(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+    session = _session(path)
     input_name = session.get_inputs()[0].name
 
     def run(x: torch.Tensor) -> torch.Tensor:

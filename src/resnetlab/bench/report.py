@@ -43,20 +43,23 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def training_table(rows: Sequence[dict[str, Any]]) -> str:
     header = ["model", "batch", "stock img/s", "resnetlab img/s", "speed-up",
-              "GEMM ceiling img/s", "peak MiB stock / resnetlab", "resnetlab path"]
+              "GEMM ceiling img/s", "resnetlab / ceiling", "peak MiB stock / resnetlab",
+              "resnetlab path"]
     out = []
     for r in rows:
         fast = r["resnetlab"]
         ceiling = r.get("ceiling_images_per_second")
+        share = (f"{100 * fast['images_per_second']['median'] / ceiling['median']:.0f} %"
+                 if ceiling else "-")
         out.append([r["model"], r["batch_size"], stat(r["baseline"]["images_per_second"]),
-                    stat(fast["images_per_second"]), ratio(fast["speedup"]),
-                    "-" if ceiling is None else f"{ceiling:.0f}",
-                    f"{mib(r['baseline']['peak_bytes'])} / {mib(fast['peak_bytes'])}",
+                    stat(fast["images_per_second"]), ratio(fast["speedup"]), stat(ceiling),
+                    share, f"{mib(r['baseline']['peak_bytes'])} / {mib(fast['peak_bytes'])}",
                     fast["label"]])
         if "resnetlab_compile" in r:
             c = r["resnetlab_compile"]
             out.append([r["model"], r["batch_size"], "", stat(c["images_per_second"]),
-                        ratio(c["speedup"]), "", f"- / {mib(c['peak_bytes'])}", c["label"]])
+                        ratio(c["speedup"]), "", "", f"- / {mib(c['peak_bytes'])}",
+                        c["label"]])
     return table(header, out)
 
 
@@ -86,6 +89,10 @@ def engines_table(rows: Sequence[dict[str, Any]]) -> str:
               "peak MiB (start + 1st batch)"]
     out = []
     for r in rows:
+        ceiling = r.get("ceiling_images_per_second")
+        if ceiling:
+            out.append([r["model"], r["batch_size"], "(fp32 GEMM ceiling)",
+                        f"{stat(ceiling, 1)} img/s", "", "", ""])
         for name, e in r["engines"].items():
             out.append([r["model"], r["batch_size"], name, ratio(e["speedup"]),
                         f"{e['setup_seconds']:.1f}", mib(e["weight_bytes"]),
@@ -119,7 +126,7 @@ def render(report: dict[str, Any]) -> str:
     if report.get("command"):
         parts.append(f"Command: `{report['command']}`")
     if report.get("gemm"):
-        parts.append("GEMM GFLOP/s (512x512): " + ", ".join(
+        parts.append("GEMM GFLOP/s (512x512, at the start): " + ", ".join(
             f"{k} {stat(v, 1)}" for k, v in report["gemm"].items()))
     if report["training"]:
         parts += ["Training (one SGD step, images/s):", training_table(report["training"])]

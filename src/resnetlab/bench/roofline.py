@@ -1,5 +1,8 @@
 """How fast the machine multiplies matrices, and what that allows a ResNet at most.
 
+The GEMM is best timed *alternately with the model* (:func:`gemm_call`), so that ceiling and
+throughput see the same load on a shared machine.
+
 A ResNet's time goes mostly into convolutions, which oneDNN runs as matrix products; a large
 square matrix product (GEMM) is about the best case for such kernels. So
 ``GEMM FLOP/s / FLOPs per image`` bounds the images per second no lever that keeps the
@@ -8,6 +11,8 @@ step about three times that (the backward pass computes gradients for inputs and
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
@@ -28,6 +33,14 @@ def gemm_flops(dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16)
         cases[str(dtype).removeprefix("torch.")] = lambda a=a, b=b: torch.mm(a, b)
     seconds = alternate(cases, repeats=repeats, min_seconds=min_seconds)
     return {name: s.inverse(2.0 * size**3) for name, s in seconds.items()}
+
+
+def gemm_call(size: int = 512) -> tuple[Callable[[], object], float]:
+    """An fp32 ``size x size`` matrix product to time beside a model, and its FLOPs."""
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=generator)
+    b = torch.randn(size, size, generator=generator)
+    return (lambda: torch.mm(a, b)), 2.0 * size**3
 
 
 def ceiling_images_per_second(macs_per_image: float, flops_per_second: float,

@@ -29,7 +29,7 @@ from resnetlab.bench.inference import ENGINES, INT8_ENGINES, build_engine, onnx_
 from resnetlab.bench.machine import cxx_compiler, detect
 from resnetlab.bench.memory import param_bytes, with_peak
 from resnetlab.bench.profile import top_ops
-from resnetlab.bench.timing import alternate, speedup
+from resnetlab.bench.timing import Stats, alternate, speedup
 from resnetlab.bench.training import STOCK, resnetlab_path, train_step
 from resnetlab.errors import ConfigError
 
@@ -88,15 +88,25 @@ def build_model(name: str, num_classes: int, seed: int) -> nn.Module:
     return create_model(name, num_classes=num_classes)
 
 
-def _ceiling(name: str, image_size: int, flops: float | None, training: bool) -> float | None:
-    if not flops:
+def _with_gemm(cases: dict[str, Callable[[], object]], cfg: BenchConfig) -> float | None:
+    """Add a GEMM case to ``cases`` (timed with them) if ``cfg.gemm``; returns its FLOPs."""
+    if not cfg.gemm:
+        return None
+    cases["gemm"], flops = roofline.gemm_call()
+    return flops
+
+
+def _ceiling(name: str, image_size: int, gemm_seconds: Stats | None, flops: float | None,
+             training: bool) -> dict[str, Any] | None:
+    """Images/s the GEMM rate of each repeat would allow (see :mod:`resnetlab.bench.roofline`)."""
+    if gemm_seconds is None or flops is None:
         return None
     macs = roofline.macs_per_image(name, image_size, num_classes_for(image_size))
-    return roofline.ceiling_images_per_second(macs, flops, training)
+    return Stats(tuple(roofline.ceiling_images_per_second(macs, f, training)
+                       for f in gemm_seconds.inverse(flops).samples)).to_dict()
 
 
-def bench_training(name: str, cfg: BenchConfig, log: Log, fp32_flops: float | None = None
-                   ) -> dict[str, Any]:
+def bench_training(name: str, cfg: BenchConfig, log: Log) -> dict[str, Any]:
     """Stock vs resnetlab training throughput (and memory) of ``name`` at ``cfg.train_batch``."""
     device = torch.device(cfg.device)
     fast = resnetlab_path(device)
@@ -117,20 +127,21 @@ def bench_training(name: str, cfg: BenchConfig, log: Log, fp32_flops: float | No
 
         # Peak of weights + gradients + optimizer state + activations (+ compilation).
         steps[key], peaks[key] = with_peak(build, device)
-    seconds = alternate(steps, repeats=cfg.repeats, min_seconds=cfg.min_seconds, warmup=2,
+    timed: dict[str, Callable[[], object]] = dict(steps)
+    gemm_flops = _with_gemm(timed, cfg)
+    seconds = alternate(timed, repeats=cfg.repeats, min_seconds=cfg.min_seconds, warmup=1,
                         device=device)
     row: dict[str, Any] = {"model": name, "batch_size": cfg.train_batch,
-                           "image_size": cfg.train_image,
-                           "weight_bytes": param_bytes(model),
-                           "ceiling_images_per_second": _ceiling(name, cfg.train_image,
-                                                                 fp32_flops, True)}
+                           "image_size": cfg.train_image, "weight_bytes": param_bytes(model),
+                           "ceiling_images_per_second": _ceiling(
+                               name, cfg.train_image, seconds.get("gemm"), gemm_flops, True)}
     for key, path in paths.items():
         row[key] = {"label": path.label,
                     "images_per_second": seconds[key].inverse(cfg.train_batch).to_dict(),
                     "peak_bytes": peaks[key]}
         if key != "baseline":
             row[key]["speedup"] = speedup(seconds["baseline"], seconds[key]).to_dict()
-    if cfg.profile:
+    if cfg.profile and name == cfg.train_models[0]:  # benchmarks/speed_profile.py: the rest
         row["profile"] = top_ops(steps["resnetlab"], calls=1)
     return row
 
@@ -163,8 +174,8 @@ def shared_weights(name: str, image_size: int, seed: int
     return copy.deepcopy(model), model, f"{name} eager fp32 (no torchvision model)"
 
 
-def bench_inference(name: str, image_size: int, cfg: BenchConfig, log: Log,
-                    fp32_flops: float | None = None) -> list[dict[str, Any]]:
+def bench_inference(name: str, image_size: int, cfg: BenchConfig, log: Log
+                    ) -> list[dict[str, Any]]:
     """Rows for batch ``cfg.infer_batch`` (images/s) and batch 1 (latency) of every engine."""
     baseline_model, model, baseline_label = shared_weights(name, image_size, cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed + 1)
@@ -192,10 +203,13 @@ def bench_inference(name: str, image_size: int, cfg: BenchConfig, log: Log,
         cases = {"baseline": lambda x=x: base.run(x)}
         cases.update({e: (lambda x=x, run=engine.run: run(x)) for e, engine in engines.items()})
         log(f"inference {name}: batch {size}, {len(cases)} engines")
+        gemm_flops = _with_gemm(cases, cfg)
         seconds = alternate(cases, repeats=cfg.repeats, min_seconds=cfg.min_seconds, warmup=1)
+        gemm_seconds = seconds.pop("gemm", None)
         row: dict[str, Any] = {
             "model": name, "image_size": image_size, "batch_size": size,
-            "ceiling_images_per_second": _ceiling(name, image_size, fp32_flops, False),
+            "ceiling_images_per_second": _ceiling(name, image_size, gemm_seconds, gemm_flops,
+                                                  False),
             "baseline": {"label": baseline_label, "weight_bytes": base.weight_bytes},
             "engines": {}, "skipped": skipped}
         for key, stats in seconds.items():
@@ -255,16 +269,14 @@ def run_bench(cfg: BenchConfig = FULL, log: Log = print, command: str = "") -> d
     report: dict[str, Any] = {"machine": detect().to_dict(), "command": command,
                               "config": asdict(cfg), "gemm": None, "training": [],
                               "inference": [], "data": None}
-    fp32_flops = None
     if cfg.gemm:
         gemm = roofline.gemm_flops(repeats=cfg.repeats)
         report["gemm"] = {k: s.scaled(1e-9).to_dict() for k, s in gemm.items()}
-        fp32_flops = gemm["float32"].median
         log("GEMM GFLOP/s: " + ", ".join(f"{k} {s.median / 1e9:.1f}" for k, s in gemm.items()))
     for name in cfg.train_models:
-        report["training"].append(bench_training(name, cfg, log, fp32_flops))
+        report["training"].append(bench_training(name, cfg, log))
     for name, size in cfg.infer_models:
-        report["inference"].extend(bench_inference(name, size, cfg, log, fp32_flops))
+        report["inference"].extend(bench_inference(name, size, cfg, log))
     if cfg.data_path:
         first = report["training"][0]["resnetlab"]["images_per_second"]["median"] \
             if report["training"] else None

@@ -11,6 +11,7 @@ batch is fixed random data, because the data path is measured on its own (see
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -50,6 +51,8 @@ def resnetlab_path(device: torch.device) -> TrainPath:
 
 def require_compiler(device: torch.device) -> None:
     """``torch.compile`` on CPU writes and builds C++; refuse early, with the fix, without one."""
+    # Its build helper warns on every CPU-only machine that no CUDA runtime exists.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     if device.type == "cpu" and cxx_compiler() is None:
         raise ConfigError("torch.compile on CPU needs a C++ compiler and none was found (g++, "
                           "c++, clang++ or $CXX); install one or leave out --compile")

@@ -22,6 +22,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR",
                         help="output directory (default: runs/lab/<experiment>)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="torch CPU threads (default: 1 for --quick and batchnorm; "
+                             "degradation picks 1 or all, whichever is faster right now)")
 
 
 def _data(parser: argparse.ArgumentParser, default: str | None, note: str = "") -> None:
@@ -134,7 +137,7 @@ EXPERIMENTS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None]
 }
 
 # Parsed attributes that are not keyword arguments of the experiment functions.
-_NOT_OPTIONS = {"command", "experiment", "func", "quick", "out", "seed"}
+_NOT_OPTIONS = {"command", "experiment", "func", "quick", "out", "seed", "threads"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -163,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
     options = {k: v for k, v in vars(args).items() if k not in _NOT_OPTIONS}
     if "depths" in options:
         options["depths"] = tuple(options["depths"])
-    result, out = run_experiment(args.experiment, args.out, args.quick, args.seed, **options)
+    result, out = run_experiment(args.experiment, args.out, args.quick, args.seed, args.threads,
+                                 **options)
     for line in result.verdict:
         print(line)
     figures = ", ".join(p.name for p in result.figures)

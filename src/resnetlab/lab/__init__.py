@@ -48,16 +48,13 @@ SMALL_TENSORS = frozenset({"batchnorm"})
 
 
 @contextlib.contextmanager
-def _single_thread(enabled: bool) -> Iterator[None]:
-    """Run on one intra-op thread while ``enabled``.
-
-    Quick runs (and the experiments in :data:`SMALL_TENSORS`) push tiny tensors through many
-    layers: thread synchronisation then costs more than it saves, and on a busy 2-core machine
-    we measured a ResNet-110 backward pass on 8×8 images 20x slower with two threads than one.
-    """
+def _threads(count: int | None) -> Iterator[None]:
+    """Run on ``count`` intra-op threads (``None``: leave as is); restored afterwards."""
     before = torch.get_num_threads()
-    if enabled:
-        torch.set_num_threads(1)
+    if count is not None:
+        if count < 1:
+            raise ConfigError(f"--threads must be >= 1, got {count}")
+        torch.set_num_threads(count)
     try:
         yield
     finally:
@@ -65,11 +62,16 @@ def _single_thread(enabled: bool) -> Iterator[None]:
 
 
 def run_experiment(name: str, out_dir: str | Path | None = None, quick: bool = False,
-                   seed: int = 0, **options: Any) -> tuple[LabResult, Path]:
+                   seed: int = 0, threads: int | None = None,
+                   **options: Any) -> tuple[LabResult, Path]:
     """Run experiment ``name``, write ``results.json``; returns the result and its directory.
 
     ``options`` are the experiment's keyword arguments (see each module's ``run``); ``seed``
     seeds torch before the experiment (and is passed on to experiments that use it).
+    ``threads`` sets torch's CPU threads for the run; by default quick runs and the experiments
+    in :data:`SMALL_TENSORS` use one, because their tensors are tiny: thread synchronisation
+    then costs more than it saves (on a busy 2-core machine we measured a ResNet-110 backward
+    pass on 8×8 images 20x slower with two threads than with one).
     """
     if name not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
@@ -77,12 +79,16 @@ def run_experiment(name: str, out_dir: str | Path | None = None, quick: bool = F
     accepted = inspect.signature(func).parameters
     if "seed" in accepted:
         options["seed"] = seed
+    if "threads" in accepted:  # the experiment may choose a count itself when none is given
+        options["threads"] = threads
     out = prepare_out_dir(out_dir if out_dir is not None else default_out_dir(name))
     torch.manual_seed(seed)
     started = time.perf_counter()
-    with _single_thread(quick or name in SMALL_TENSORS):
+    if threads is None and (quick or name in SMALL_TENSORS):
+        threads = 1
+    with _threads(threads):
         result = func(out, quick, **options)
-    settings = {"seed": seed, **{k: v for k, v in options.items() if k != "seed"}}
+    settings = {**options, "seed": seed, "threads": threads}
     write_results(out, result, quick=quick, seconds=time.perf_counter() - started,
                   settings=settings)
     return result, out

@@ -128,8 +128,12 @@ def _compare(runs: dict[str, dict], deep: str, shallow: str, key: str) -> dict:
 def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
         data_dir: str | None = None, budget_minutes: float = 18.0,
         iterations: int | None = None, batch_size: int | None = None, seed: int = 0,
-        device: str | None = None) -> LabResult:
-    """Train the four nets for the same iterations and compare their final errors."""
+        device: str | None = None, threads: int | None = None) -> LabResult:
+    """Train the four nets for the same iterations and compare their final errors.
+
+    ``threads``: the thread count the caller fixed; ``None`` lets the calibration pick 1 or
+    all, whichever trains faster on this machine right now.
+    """
     from resnetlab.train import train
     from resnetlab.train.device import resolve_device
 
@@ -149,7 +153,8 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
             if budget_minutes <= 0:
                 raise ConfigError("--budget-minutes must be > 0; or pass --iterations N")
             x, y = _calibration_batch(bundle, batch_size, where)
-            threads = _pick_threads(bundle, x, y, where)
+            if threads is None:  # the caller did not fix the thread count
+                threads = _pick_threads(bundle, x, y, where)
             per_iteration = _seconds_per_iteration(NETS, bundle, x, y, where)
             left = budget_minutes * 60 - (time.perf_counter() - started)
             iterations = int(left * _SAFETY / per_iteration)

@@ -252,7 +252,8 @@ def setup(device: str | torch.device | None = None) -> Dist:
         backend = "nccl" if dev.type == "cuda" else "gloo"
         try:
             with _stderr_held_unless_failing():
-                dist.init_process_group(backend, timeout=_timeout(),
+                dist.init_process_group(backend, store=_attempt_store(rank, world),
+                                        rank=rank, world_size=world, timeout=_timeout(),
                                         device_id=dev if dev.type == "cuda" else None)
         except (RuntimeError, ValueError, OSError) as exc:
             reason = " ".join(str(exc).split())[:400] or type(exc).__name__
@@ -264,6 +265,21 @@ def setup(device: str | torch.device | None = None) -> Dist:
         atexit.register(_leave)
     return Dist(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank,
                 device=dev)
+
+
+def _attempt_store(rank: int, world: int) -> dist.Store:
+    """The rendezvous store at ``MASTER_ADDR:MASTER_PORT``, private to this torchrun attempt.
+
+    torchrun (torch 2.14) hands restarted workers the same agent store as the attempt before,
+    keys included: a restarted rank could read the gloo address of a dead rank of the previous
+    attempt and fail ("connectFullMesh failed ... Connection refused") or hang. The
+    ``attempt_N`` prefix keeps each attempt's keys apart. Under torchrun the agent hosts the
+    store; when processes are started by hand (environment variables only), rank 0 does.
+    """
+    agent_hosts = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
+                          is_master=rank == 0 and not agent_hosts, timeout=_timeout())
+    return dist.PrefixStore(f"resnetlab/attempt_{restart_count()}", store)
 
 
 @contextlib.contextmanager
