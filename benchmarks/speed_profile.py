@@ -56,7 +56,7 @@ def main() -> int:
         x = torch.randn(args.infer_batch, 3, size, size)
         for engine_name, net in (("eager", baseline), ("channels_last", model)):
             engine = build_engine(engine_name, net, x)
-            call = lambda engine=engine: engine.run(x)  # noqa: E731
+            call = lambda engine=engine, x=x: engine.run(x)  # noqa: E731
             print(f"\n### {name} inference {size}px, batch {args.infer_batch}, {engine_name} "
                   f"({num_classes_for(size)} classes): convolutions "
                   f"{100 * conv_share(call, 1):.0f} % of self time\n")
