@@ -169,3 +169,8 @@ def test_max_restarts_without_a_run_directory_is_a_config_error(monkeypatch):
     monkeypatch.setenv("TORCHELASTIC_MAX_RESTARTS", "2")
     with pytest.raises(ConfigError, match="--out RUN_DIR"):
         restart_action(None, resume_if_exists=False)
+
+
+def test_resume_if_exists_without_a_run_directory_is_a_config_error():
+    with pytest.raises(ConfigError, match="--out RUN_DIR"):
+        restart_action(None, resume_if_exists=True)

@@ -106,6 +106,13 @@ def test_features_and_residual_accept_trained_weights(tmp_path, capsys):
     residual, _ = run_quick("residual", tmp_path / "r", "--weights", str(run_dir),
                             capsys=capsys)
     assert residual["allclose"] is True and residual["shortcut"] == "A"
+    # an RGB file for this grey model is converted, not rejected
+    path = tmp_path / "colour.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(
+        path)
+    colour, _ = run_quick("features", tmp_path / "c", "--weights", str(run_dir), "--image",
+                          str(path), capsys=capsys)
+    assert colour["input_shape"] == [1, 16, 16]
 
 
 def test_features_reads_an_image_file(tmp_path, capsys):

@@ -154,7 +154,8 @@ def sample_input(lab_model: LabModel, image: str | Path | None, data: LabData | 
         mean, std = meta["mean"], meta["std"]
     else:
         mean, std = stats
-        if len(mean) != channels:  # statistics of a grey source for an RGB model
-            mean, std = tuple(mean) * channels, tuple(std) * channels
+        if len(mean) != channels:  # a grey source for an RGB model, or the reverse
+            m, s = sum(mean) / len(mean), sum(std) / len(std)
+            mean, std = (m,) * channels, (s,) * channels
     x = normalize(pixels[None], mean, std)
     return SampleInput(pixels, x, source, label)

@@ -250,10 +250,11 @@ def setup(device: str | torch.device | None = None) -> Dist:
                               "with torchrun, which sets them")
         endpoint = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
         backend = "nccl" if dev.type == "cuda" else "gloo"
+        timeout = _timeout()
         try:
             with _stderr_held_unless_failing():
-                dist.init_process_group(backend, store=_attempt_store(rank, world),
-                                        rank=rank, world_size=world, timeout=_timeout(),
+                dist.init_process_group(backend, store=_attempt_store(rank, world, timeout),
+                                        rank=rank, world_size=world, timeout=timeout,
                                         device_id=dev if dev.type == "cuda" else None)
         except (RuntimeError, ValueError, OSError) as exc:
             reason = " ".join(str(exc).split())[:400] or type(exc).__name__
@@ -267,7 +268,7 @@ def setup(device: str | torch.device | None = None) -> Dist:
                 device=dev)
 
 
-def _attempt_store(rank: int, world: int) -> dist.Store:
+def _attempt_store(rank: int, world: int, timeout: timedelta) -> dist.Store:
     """The rendezvous store at ``MASTER_ADDR:MASTER_PORT``, private to this torchrun attempt.
 
     torchrun (torch 2.14) hands restarted workers the same agent store as the attempt before,
@@ -278,7 +279,7 @@ def _attempt_store(rank: int, world: int) -> dist.Store:
     """
     agent_hosts = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
     store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
-                          is_master=rank == 0 and not agent_hosts, timeout=_timeout())
+                          is_master=rank == 0 and not agent_hosts, timeout=timeout)
     return dist.PrefixStore(f"resnetlab/attempt_{restart_count()}", store)
 
 
@@ -351,6 +352,9 @@ def restart_action(run_dir: str | Path | None, resume_if_exists: bool) -> str:
     torchrun draws a unique one), so a refused ``--out`` of an older run is never adopted.
     """
     if run_dir is None:
+        if resume_if_exists:
+            raise ConfigError("--resume-if-exists needs --out RUN_DIR, the run to continue "
+                              "(or to start when it has no checkpoint)")
         if _env_int("TORCHELASTIC_MAX_RESTARTS", 0) > 0:
             # A default, time-stamped run directory would be a new one after each restart.
             raise ConfigError("torchrun --max-restarts needs --out RUN_DIR, so that restarted "
