@@ -65,10 +65,6 @@ def test_timm_checkpoint_gives_the_same_logits(name, tmp_path):
 
 
 def test_create_model_weights_argument_loads_the_file(tmp_path):
-    import inspect
-
-    if "weights" not in inspect.signature(resnetlab.create_model).parameters:
-        pytest.skip("create_model(weights=...) is not hooked up yet")
     reference = _randomize(torchvision.models.resnet18(weights=None))
     torch.save(reference.state_dict(), tmp_path / "r18.pth")
     ours = resnetlab.create_model("resnet18", weights=tmp_path / "r18.pth")

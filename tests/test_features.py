@@ -89,3 +89,21 @@ def test_preact_last_stage_is_normalised_like_forward_features():
 def test_out_of_range_index_is_a_config_error():
     with pytest.raises(ConfigError, match="0 \\(stem\\) to 3"):
         _features("resnet56", out_indices=(1, 2, 3, 4))
+
+
+def test_create_model_features_only_with_weights(tmp_path):
+    full = resnetlab.create_model("resnet18").eval()
+    torch.save(full.state_dict(), tmp_path / "r18.pth")
+    extractor = resnetlab.create_model("resnet18", features_only=True, out_indices=(1, 2, 3, 4),
+                                       weights=tmp_path / "r18.pth").eval()
+    assert extractor.feature_info.channels() == [64, 128, 256, 512]
+    assert extractor.feature_info.reduction() == [4, 8, 16, 32]
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        c5 = extractor(x)[-1]
+        assert torch.equal(c5, full.forward_features(x))
+
+
+def test_out_indices_without_features_only_is_a_config_error():
+    with pytest.raises(ConfigError, match="features_only"):
+        resnetlab.create_model("resnet18", out_indices=(1,))

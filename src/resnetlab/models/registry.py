@@ -96,16 +96,34 @@ def resolve_config(name: str, **overrides) -> ResNetConfig:
         raise ConfigError(f"bad option for {name}: {exc}") from None
 
 
-def create_model(name: str, num_classes: int | None = None, **overrides) -> ResNet:
+def create_model(name: str, num_classes: int | None = None, *, weights=None,
+                 features_only: bool = False, out_indices=None, strict: bool = True,
+                 **overrides) -> ResNet:
     """Build a registered model, e.g. ``create_model("resnet56", num_classes=100)``.
 
     ``overrides`` are :class:`ResNetConfig` fields (``shortcut="B"``, ``in_chans=1``,
     ``zero_init_residual=True``, ``dropout=0.3``…) or ``depth`` (``depth=110`` on a CIFAR net).
-    Unknown names raise :class:`UnknownModelError`, bad values :class:`ConfigError`.
+    ``weights`` is a path (torchvision ``.pth``, timm, resnetlab ``.safetensors``), an
+    ``http(s)://`` URL (cached, SHA-256 checked) or a published tag such as ``"IMAGENET1K_V1"``;
+    it loads strictly unless ``strict=False`` (then a differently-sized classifier stays fresh).
+    ``features_only=True`` returns a :class:`~resnetlab.models.features.FeatureExtractor` of the
+    stage outputs at ``out_indices`` (timm's convention, with ``feature_info``).
+    Unknown names raise :class:`UnknownModelError`, bad values :class:`ConfigError`,
+    unusable weights :class:`CheckpointError`.
     """
     config = resolve_config(name, num_classes=num_classes, **overrides)
     model = ResNet(config)
     model.variant_name = name
+    if features_only:
+        from resnetlab.models.features import FeatureExtractor
+
+        model = FeatureExtractor(model, out_indices)
+    elif out_indices is not None:
+        raise ConfigError("out_indices needs features_only=True")
+    if weights is not None:
+        from resnetlab.deploy.weights import load_weights
+
+        load_weights(model, weights, strict=strict)
     return model
 
 
