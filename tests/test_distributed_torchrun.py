@@ -236,3 +236,30 @@ def test_an_unreachable_rendezvous_is_one_error_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: rank 1 of 2 could not join the "
                                                    "process group at 127.0.0.1:"), proc.stderr
     assert "--rdzv-endpoint" in lines[0]
+
+
+def test_launch_with_an_unreachable_rendezvous_endpoint_is_one_error_line(tmp_path):
+    # torchrun itself would print its agent's traceback; `resnetlab launch` prints one line.
+    cmd = [sys.executable, "-m", "resnetlab", "launch", "--nnodes", "2", "--nproc-per-node", "1",
+           "--rdzv-backend", "c10d", "--rdzv-endpoint", "no-such-host.invalid:29400",
+           "--rdzv-conf", "read_timeout=3,join_timeout=3",
+           "train", "--data", "digits", "--epochs", "1", "--out", str(tmp_path / "run")]
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr[-3000:]
+    assert lines[0].startswith("error: could not join the rendezvous at no-such-host.invalid:29400")
+    assert "--rdzv-endpoint" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--nproc-per-node", "2"], "launch needs a command to run"),
+    (["--nproc-per-node", "2", "--bogus", "train"], "unrecognized arguments: --bogus"),
+])
+def test_launch_option_mistakes_are_one_error_line(argv, message):
+    proc = subprocess.run([sys.executable, "-m", "resnetlab", "launch", *argv], env=_env(),
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], proc.stderr

@@ -23,6 +23,7 @@ COMMANDS = (
     "embed",
     "train",
     "finetune",
+    "launch",
     "eval",
     "predict",
     "recipes",
@@ -53,8 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if argv[:1] == ["launch"] and argv[1:2] not in (["-h"], ["--help"], []):
+        # torchrun's options pass through untouched (argparse cannot hold unknown options
+        # before a REMAINDER argument), so launch parses its own arguments.
+        args = argparse.Namespace(func=importlib.import_module("resnetlab.commands.launch").run,
+                                  argv=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     try:
         result = args.func(args)
     except ResnetlabError as exc:
