@@ -8,13 +8,13 @@ import pickle
 import shutil
 import tarfile
 import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from resnetlab.data import download as download_module
 from resnetlab.data.cifar import CIFAR10, load_cifar, load_cifar10
 from resnetlab.data.download import md5sum
 from resnetlab.errors import DataError
@@ -122,14 +122,14 @@ def test_failed_download_becomes_data_error_with_url(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(download_module.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(DataError, match="cifar-10-python.tar.gz"):
         load_cifar10(tmp_path, download=True)
 
 
 def _serve(monkeypatch, payload: bytes) -> None:
     monkeypatch.setattr(
-        download_module.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(payload)
+        urllib.request, "urlopen", lambda url, timeout: io.BytesIO(payload)
     )
 
 

@@ -7,30 +7,20 @@ torchvision uses) before anything is extracted, and a failure of any kind turns 
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import tarfile
-import tempfile
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from resnetlab.downloads import download_to, file_digest
 from resnetlab.errors import DataError
 
 log = logging.getLogger(__name__)
 
-_TIMEOUT_S = 60
-_BLOCK = 1 << 20
-
 
 def md5sum(path: Path) -> str:
     """Hex MD5 of a file, read in blocks."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "md5")
 
 
 def missing_error(
@@ -52,28 +42,20 @@ def download(url: str, dest: Path, md5: str) -> Path:
     """
     if dest.is_file() and md5sum(dest) == md5:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    log.info("downloading %s to %s", url, dest)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as resp:
-            for block in iter(lambda: resp.read(_BLOCK), b""):
-                out.write(block)
+
+    def verify(tmp: Path) -> None:
         actual = md5sum(tmp)
         if actual != md5:
             raise DataError(
                 f"download of {url} is corrupt (md5 {actual}, expected {md5}); try again later "
                 f"or place the verified file at {dest}"
             )
-        tmp.replace(dest)
-    except OSError as exc:  # URLError, timeouts and disk errors are all OSError
-        raise DataError(
-            f"could not download {url} ({exc}); check the connection, or download it by hand "
-            f"to {dest}"
-        ) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    def on_error(exc: OSError) -> DataError:
+        return DataError(f"could not download {url} ({exc}); check the connection, or download "
+                         f"it by hand to {dest}")
+
+    download_to(url, dest, verify, on_error)
     return dest
 
 

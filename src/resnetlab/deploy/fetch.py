@@ -8,22 +8,18 @@ downloaded by torch hub (``~/.cache/torch/hub/checkpoints``) is reused rather th
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
-import tempfile
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from resnetlab.deploy.zoo import by_url
+from resnetlab.downloads import download_to, file_digest
 from resnetlab.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
-_TIMEOUT_S = 60
-_BLOCK = 1 << 20
 # torch hub's convention: "<name>-<first hex digits of the sha256>.<ext>".
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")
 
@@ -40,11 +36,7 @@ def is_url(source: str) -> bool:
 
 def sha256sum(path: Path) -> str:
     """Hex SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def expected_hash(url: str) -> str | None:
@@ -94,25 +86,17 @@ def fetch(url: str, sha256: str | None = None) -> Path:
         if candidate is not None and candidate.is_file():
             _verify(candidate, url, prefix)
             return candidate
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    log.info("downloading %s to %s", url, dest)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as resp:
-            for block in iter(lambda: resp.read(_BLOCK), b""):
-                out.write(block)
+
+    def verify(tmp: Path) -> None:
         _verify(tmp, url, prefix)
         if prefix is None:
             log.warning("%s has no published hash; downloaded unverified (sha256 %s)",
                         url, sha256sum(tmp))
-        tmp.replace(dest)
-    except OSError as exc:  # URLError, timeouts and disk errors are all OSError
+
+    def on_error(exc: OSError) -> CheckpointError:
         reason = getattr(exc, "reason", None) or exc
-        raise CheckpointError(
-            f"cannot download {url} ({reason}); when offline, copy the file to {dest} "
-            "or pass a local path instead"
-        ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
+        return CheckpointError(f"cannot download {url} ({reason}); when offline, copy the file "
+                               f"to {dest} or pass a local path instead")
+
+    download_to(url, dest, verify, on_error)
     return dest
