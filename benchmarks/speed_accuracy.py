@@ -5,9 +5,11 @@ once as stock PyTorch would (fp32, NCHW: ``--precision fp32 --no-channels-last``
 with resnetlab's per-device defaults (what ``resnetlab train`` picks; ``--precision`` forces
 one). With ``--repeats`` > 1 the order of the two flips every repeat, so load drift on a shared
 machine hits both alike. Reports test top-1 after every epoch and the loop's own images/s
-(augmentation included). Not part of CI; results go to docs/benchmarks.md::
+(augmentation included). Repeat ``r`` trains both paths with seed ``--seed + r``, so
+``--repeats 3`` also shows the seed-to-seed spread. Not part of CI; results go to
+docs/benchmarks.md::
 
-    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/speed_accuracy.py --epochs 10
+    .venv/bin/python benchmarks/speed_accuracy.py --epochs 30 --repeats 3
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar1
 
 
 def one_run(bundle, args, *, channels_last: bool | None, precision: str | None,
-            out: Path) -> dict:
+            out: Path, seed: int) -> dict:
     from resnetlab.train import train
 
     run = train(args.model, bundle, recipe=args.recipe, out_dir=out, epochs=args.epochs,
-                seed=args.seed, channels_last=channels_last, precision=precision,
+                seed=seed, channels_last=channels_last, precision=precision,
                 overwrite=True, quiet=True)
     history = run.history
     return {"test_acc": [row["test_acc"] for row in history],
@@ -66,8 +68,10 @@ def main() -> int:
             order = list(paths) if r % 2 == 0 else list(reversed(paths))
             for name in order:
                 started = time.perf_counter()
+                # Repeat r uses seed + r for both paths: the spread over seeds shows how
+                # much of a difference is noise.
                 results[name].append(one_run(bundle, args, out=Path(tmp) / f"run{r}",
-                                             **paths[name]))
+                                             seed=args.seed + r, **paths[name]))
                 res = results[name][-1]
                 print(f"{name}: epoch test top-1 "
                       + " ".join(f"{100 * a:.1f}" for a in res["test_acc"])
@@ -82,6 +86,13 @@ def main() -> int:
     print(f"same-epoch ({args.epochs}) test top-1, fast - stock: "
           + ", ".join(f"{d:+.2f}" for d in diffs) + " points; loop speed ratio "
           + ", ".join(f"{s:.2f}x" for s in speed))
+    if args.repeats > 1:
+        for name in names:
+            finals = [100 * run["test_acc"][-1] for run in results[name]]
+            print(f"{name}: last-epoch top-1 over seeds {args.seed}..{args.seed + args.repeats - 1}"
+                  f": mean {statistics.mean(finals):.2f}, sd {statistics.stdev(finals):.2f}")
+        print(f"mean difference {statistics.mean(diffs):+.2f} points "
+              f"(sd of the paired differences {statistics.stdev(diffs):.2f})")
     if args.json:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                          "results": results, "top1_diff_points": diffs,

@@ -4,15 +4,15 @@ Top-1 agreement with the fp32 eager model, and accuracy, of every engine of
 ``resnetlab.bench.inference`` on real images: the shared CIFAR-10 subset's test images,
 upscaled to 224 x 224 for the ImageNet-shaped models. Agreement only means something if the
 model's predictions are not random, and no pretrained weights can be downloaded here, so the
-network is made predictive cheaply: it is trained for a few epochs on the subset at its
-native 32 x 32 (``--pretrain-epochs``, recipe ``fast``), then adapted to 224 x 224: BatchNorm
+network is made predictive cheaply: it is trained for a few epochs on the subset upscaled
+to 64 x 64 (``--pretrain-epochs``, ``--pretrain-size``), then adapted to 224 x 224: BatchNorm
 statistics are re-estimated on upscaled training images (forward passes in train mode) and the
 classifier is refitted to the frozen features of a few hundred of them (a linear probe). Its
 accuracy is reported next to the agreement. (With ``--pretrain-epochs 0`` the features are
 random ones; int8 agreement on such a network says little, see docs/benchmarks.md.) Not part
 of CI; results go to docs/benchmarks.md, "Speed"::
 
-    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/speed_agreement.py --model resnet50
+    .venv/bin/python benchmarks/speed_agreement.py --model resnet50
 """
 
 from __future__ import annotations
@@ -89,16 +89,19 @@ def fit_head(model, feats: torch.Tensor, labels: torch.Tensor, steps: int = 300)
         return float(((z @ w + b).argmax(1) == labels).float().mean())
 
 
-def pretrain(model, bundle, epochs: int):
-    """``model`` trained ``epochs`` epochs on ``bundle`` (recipe ``fast``), EMA weights."""
+def pretrain(model, bundle, epochs: int, size: int, lr: float):
+    """``model`` trained ``epochs`` epochs on ``bundle`` upscaled to ``size`` (recipe ``fast``
+    with peak ``lr`` and no weight EMA: over a few hundred steps the EMA would still hold
+    mostly the random initialisation)."""
     from resnetlab.deploy import load_for_inference
-    from resnetlab.train import train
+    from resnetlab.train import get_recipe, train, with_overrides
 
+    recipe = with_overrides(get_recipe("fast"), {"image_size": size, "lr": lr, "ema": 0.0})
     with tempfile.TemporaryDirectory() as tmp:
-        run = train(model, bundle, recipe="fast", out_dir=Path(tmp) / "run", epochs=epochs,
+        run = train(model, bundle, recipe=recipe, out_dir=Path(tmp) / "run", epochs=epochs,
                     quiet=True, overwrite=True)
-        print(f"pre-training: test top-1 at 32x32 {100 * run.metrics['test_top1']:.1f} % "
-              "(flip TTA)", flush=True)
+        print(f"pre-training: test top-1 at {size}x{size} {100 * run.metrics['test_top1']:.1f} "
+              "% (flip TTA)", flush=True)
         trained, _ = load_for_inference(run.run_dir)
     return trained.to(memory_format=torch.contiguous_format)
 
@@ -108,7 +111,10 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--model", default="resnet50")
     parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--pretrain-epochs", type=int, default=4)
+    parser.add_argument("--pretrain-epochs", type=int, default=8)
+    parser.add_argument("--pretrain-size", type=int, default=64,
+                        help="image size of the pre-training (upscaled subset images)")
+    parser.add_argument("--pretrain-lr", type=float, default=0.1)
     parser.add_argument("--bn-images", type=int, default=128)
     parser.add_argument("--fit-images", type=int, default=512)
     parser.add_argument("--test-images", type=int, default=500)
@@ -132,8 +138,9 @@ def main() -> int:
     torch.manual_seed(0)
     model = create_model(args.model, num_classes=10)
     if args.pretrain_epochs:
-        model = pretrain(model, bundle, args.pretrain_epochs)
-        print(f"{args.model}: trained {args.pretrain_epochs} epochs at 32x32 "
+        model = pretrain(model, bundle, args.pretrain_epochs, args.pretrain_size,
+                         args.pretrain_lr)
+        print(f"{args.model}: trained {args.pretrain_epochs} epochs at {args.pretrain_size}px "
               f"[{time.perf_counter() - started:.0f} s]", flush=True)
     set_bn_statistics(model, prep(train, order[:args.bn_images]), size, args.batch)
     fit_index = order[args.bn_images:args.bn_images + args.fit_images]
@@ -166,7 +173,8 @@ def main() -> int:
                   f"({results[name]['disagreements']} of {len(x)} differ) "
                   f"[{time.perf_counter() - started:.0f} s]", flush=True)
     report = {"model": args.model, "image_size": size, "test_images": len(x),
-              "pretrain_epochs": args.pretrain_epochs,
+              "pretrain_epochs": args.pretrain_epochs, "pretrain_size": args.pretrain_size,
+              "pretrain_lr": args.pretrain_lr,
               "bn_images": args.bn_images, "fit_images": len(fit_index),
               "calibration_images": len(calib_index), "train_top1_probe": train_acc,
               "results": results, "machine": platform.processor() or platform.machine(),

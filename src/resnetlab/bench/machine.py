@@ -14,10 +14,11 @@ import os
 import platform
 import shutil
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
+
+from resnetlab.hardware import cpuinfo, has_native_bf16
 
 # Flags worth showing: they decide which kernels oneDNN, MKL and onnxruntime can use.
 _INTERESTING_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16",
@@ -56,21 +57,6 @@ class Machine:
                 f"torch {self.torch}, {gpu}")
 
 
-def _cpuinfo() -> tuple[str, set[str]]:
-    path = Path("/proc/cpuinfo")
-    name, flags = platform.processor() or platform.machine(), set()
-    if not path.is_file():
-        return name, flags
-    for line in path.read_text(errors="replace").splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "model name" and value.strip():
-            name = value.strip()
-        elif key == "flags" and not flags:
-            flags = set(value.split())
-    return name, flags
-
-
 def cxx_compiler() -> str | None:
     """Path of the C++ compiler inductor would use (``$CXX``, g++, c++, clang++), or None."""
     for candidate in (os.environ.get("CXX"), "g++", "c++", "clang++"):
@@ -79,20 +65,10 @@ def cxx_compiler() -> str | None:
     return None
 
 
-def has_native_bf16(flags: set[str] | None = None) -> bool:
-    """Whether the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX-BF16).
-
-    Without it bf16 matrix products fall back to slow emulation: tens of times slower than
-    fp32 on an AVX2-only CPU (measured in docs/benchmarks.md, "Speed").
-    """
-    flags = _cpuinfo()[1] if flags is None else flags
-    return bool({"avx512_bf16", "amx_bf16"} & flags)
-
-
 def detect() -> Machine:
     """Describe the current machine (``load_average``: runnable processes over the last
     minute; above ``cores`` other work competes with the benchmark)."""
-    name, flags = _cpuinfo()
+    name, flags = cpuinfo()
     try:
         import onnxruntime
 

@@ -36,7 +36,8 @@ def register(subparsers) -> None:
     p.add_argument("--set", action="append", default=[], nargs="+", metavar="FIELD=VALUE",
                    help="override any recipe field, e.g. --set label_smoothing=0.1 ema=0.999")
     p.add_argument("--precision", choices=("fp32", "bf16"),
-                   help="fp32, or bf16 autocast (default: bf16 on CUDA, fp32 on CPU)")
+                   help="fp32, or bf16 autocast (default: bf16 on CUDA and on CPUs with "
+                        "native bf16, i.e. AVX512-BF16 or AMX; fp32 elsewhere)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
                    help="NHWC memory format (default: on, it is faster on CPU and GPU)")
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available)")

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from resnetlab.errors import ConfigError
+from resnetlab.hardware import has_native_bf16
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -52,14 +53,16 @@ def placement(device: str | torch.device | None = None, precision: str | None = 
     """Fill in per-device defaults.
 
     On CUDA: bf16 autocast (where supported) and channels_last, which let tensor cores run the
-    convolutions. On CPU: fp32 (bf16 autocast is many times slower on CPUs without native bf16
-    such as AVX512-BF16/AMX) and channels_last, which oneDNN's convolutions run several times
-    faster than NCHW for small-image ResNets (measured in docs/benchmarks.md).
+    convolutions. On CPU: channels_last (oneDNN's convolutions run faster than NCHW for ResNets),
+    and bf16 autocast only where the CPU has native bf16 arithmetic (AVX512-BF16 or AMX): there
+    it trains 1.8-2x faster than fp32, while without it bf16 is emulated and many times slower
+    (both measured in docs/benchmarks.md, "Speed").
     """
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     on_cuda = dev.type == "cuda"
     if precision is None:
-        precision = "bf16" if on_cuda and torch.cuda.is_bf16_supported() else "fp32"
+        native = torch.cuda.is_bf16_supported() if on_cuda else has_native_bf16()
+        precision = "bf16" if native else "fp32"
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if channels_last is None:
