@@ -79,3 +79,25 @@ def test_int8_engine_needs_calibration_images(tmp_path):
     model = create_model("resnet20", num_classes=10).eval()
     with pytest.raises(ConfigError, match="calibration"):
         build_engine("onnx_int8", model, torch.randn(2, 3, 32, 32), workdir=tmp_path)
+
+
+@pytest.mark.parametrize("flags, native", [
+    ({"avx2", "fma"}, False),
+    ({"avx2", "avx512f", "avx512_vnni"}, False),
+    ({"avx512f", "avx512_bf16"}, True),
+    ({"amx_tile", "amx_bf16"}, True),
+])
+def test_native_bf16_is_read_from_the_cpu_flags(flags, native):
+    from resnetlab.hardware import has_native_bf16
+
+    assert has_native_bf16(flags) is native
+
+
+@pytest.mark.parametrize("native, precision", [(True, "bf16"), (False, "fp32")])
+def test_cpu_precision_default_follows_native_bf16(monkeypatch, native, precision):
+    import resnetlab.train.device as device
+
+    monkeypatch.setattr(device, "has_native_bf16", lambda: native)
+    assert device.placement("cpu").precision == precision
+    assert device.placement("cpu", "fp32").precision == "fp32"  # an explicit choice wins
+    assert device.placement("cpu").channels_last

@@ -9,8 +9,8 @@ from resnetlab.errors import ConfigError
 
 # Options that describe a new run; with --resume the run's config.json decides them.
 _RUN_OPTIONS = ("model", "data", "data_dir", "recipe", "epochs", "time_budget", "batch_size",
-                "lr", "precision", "channels_last", "seed", "out", "overwrite", "image_size",
-                "checkpoint_steps", "checkpoint_seconds", "deterministic", "sync_bn",
+                "lr", "precision", "channels_last", "compile", "seed", "out", "overwrite",
+                "image_size", "checkpoint_steps", "checkpoint_seconds", "deterministic", "sync_bn",
                 "resume_if_exists")
 
 
@@ -40,6 +40,9 @@ def register(subparsers) -> None:
                         "native bf16, i.e. AVX512-BF16 or AMX; fp32 elsewhere)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
                    help="NHWC memory format (default: on, it is faster on CPU and GPU)")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="compile the training forward with torch.compile (off by default: "
+                        "on CPU it added nothing to bf16 + channels_last, docs/benchmarks.md)")
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available)")
     p.add_argument("--seed", type=int, help="random seed (default: 0)")
     p.add_argument("--deterministic", action="store_true", default=None,
@@ -137,7 +140,8 @@ def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
                          in_chans=bundle.input_size[0])
     return train(
         model, bundle, recipe, args.out, epochs=epochs, time_budget=budget, device=args.device,
-        precision=args.precision, channels_last=args.channels_last, seed=seed,
+        precision=args.precision, channels_last=args.channels_last,
+        compile=bool(args.compile), seed=seed,
         deterministic=bool(args.deterministic), overwrite=bool(args.overwrite),
         checkpoint_steps=args.checkpoint_steps or 0,
         checkpoint_seconds=60.0 if args.checkpoint_seconds is None else args.checkpoint_seconds,

@@ -18,11 +18,13 @@ PRECISIONS = ("fp32", "bf16")
 
 @dataclass(frozen=True)
 class Placement:
-    """Where and how a model runs: device, autocast dtype (or None) and memory format."""
+    """Where and how a model runs: device, autocast dtype (or None), memory format and whether
+    the training forward is compiled with ``torch.compile``."""
 
     device: torch.device
     precision: str
     channels_last: bool
+    compile: bool = False
 
     def autocast(self):
         """Context manager for the forward pass (bf16 autocast, or nothing for fp32)."""
@@ -49,7 +51,7 @@ def resolve_device(name: str | None) -> torch.device:
 
 
 def placement(device: str | torch.device | None = None, precision: str | None = None,
-              channels_last: bool | None = None) -> Placement:
+              channels_last: bool | None = None, compile: bool = False) -> Placement:
     """Fill in per-device defaults.
 
     On CUDA: bf16 autocast (where supported) and channels_last, which let tensor cores run the
@@ -67,7 +69,7 @@ def placement(device: str | torch.device | None = None, precision: str | None = 
         raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if channels_last is None:
         channels_last = True
-    return Placement(dev, precision, bool(channels_last))
+    return Placement(dev, precision, bool(channels_last), bool(compile))
 
 
 def seed_everything(seed: int) -> None:

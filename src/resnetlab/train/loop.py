@@ -79,6 +79,13 @@ class _Trainer:
         self.model = model.to(where.device, memory_format=where.memory_format)
         # self.net is the training forward (DDP under torchrun); self.model holds the weights.
         self.model, self.net = dist.prepare(self.model, sync_bn)
+        if where.compile:
+            # Only the training forward is compiled; self.model keeps the plain module, so
+            # checkpoints, EMA and evaluation see the usual parameter names.
+            from resnetlab.bench.training import require_compiler
+
+            require_compiler(where.device)
+            self.net = torch.compile(self.net)
         self.loader = InMemoryLoader(
             bundle.train, dist.local_batch_size(recipe.batch_size), shuffle=True,
             drop_last=True, seed=seed, device=where.device, rank=dist.rank,
@@ -301,7 +308,8 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe = "he2016",
           out_dir: str | Path | None = None, *, overrides: dict[str, Any] | None = None,
           epochs: int | None = None, batch_size: int | None = None,
           time_budget: float | None = None, device: str | torch.device | None = None,
-          precision: str | None = None, channels_last: bool | None = None, seed: int = 0,
+          precision: str | None = None, channels_last: bool | None = None,
+          compile: bool = False, seed: int = 0,
           deterministic: bool = False, overwrite: bool = False, resume: bool = False,
           checkpoint_steps: int = 0, checkpoint_seconds: float = 60.0, quiet: bool = False,
           data_spec: dict[str, Any] | None = None, sync_bn: bool | None = None,
@@ -331,7 +339,7 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe = "he2016",
         raise ConfigError(f"--time-budget must be > 0 seconds, got {time_budget:g}")
     if time_budget is None and not (recipe.epochs or recipe.iterations):
         budget_mod.plan_from_recipe(recipe, 1)  # raises the "no length" error
-    where = placement(dist.pick_device(device), precision, channels_last)
+    where = placement(dist.pick_device(device), precision, channels_last, compile)
     set_deterministic(deterministic)
     seed_everything(seed)
     if isinstance(model, str):

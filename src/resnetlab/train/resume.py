@@ -59,7 +59,7 @@ def resume(run_dir: str | Path, *, quiet: bool = False, device: str | None = Non
     return train(
         model, bundle, recipe, run_dir, resume=True, seed=seed,
         device=device or config.get("device"), precision=config.get("precision"),
-        channels_last=config.get("channels_last"),
+        channels_last=config.get("channels_last"), compile=bool(config.get("compile", False)),
         deterministic=bool(config.get("deterministic", False)),
         checkpoint_steps=int(config.get("checkpoint_steps", 0)),
         checkpoint_seconds=float(config.get("checkpoint_seconds", 60.0)),

@@ -106,7 +106,7 @@ def run_config(model, bundle, recipe, where, **settings) -> dict[str, Any]:
     return {
         "model": model_spec(model), "data": data, "recipe": recipe.to_dict(),
         "device": str(where.device), "precision": where.precision,
-        "channels_last": where.channels_last, **settings,
+        "channels_last": where.channels_last, "compile": where.compile, **settings,
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
