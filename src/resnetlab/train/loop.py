@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -219,7 +220,9 @@ class _Trainer:
                     break
             epoch += 1
         measured = times[2:] if len(times) > 3 else times
-        step_s = sum(measured) / len(measured)
+        # The median: one step slowed by the scheduler or an allocation must not shrink the
+        # whole plan (SAFETY in budget.py covers the drift of the typical step).
+        step_s = statistics.median(measured)
         sample = self.bundle.test.subset(slice(0, EVAL_BATCH))
         t = time.perf_counter()
         self.evaluate_split(sample)
