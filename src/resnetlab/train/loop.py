@@ -21,7 +21,7 @@ from torch import nn
 
 from resnetlab.errors import CheckpointError, ConfigError, ResnetlabError
 from resnetlab.train import budget as budget_mod
-from resnetlab.train.artifacts import export_model, model_spec
+from resnetlab.train.artifacts import finish_run
 from resnetlab.train.checkpoint import (
     load_checkpoint,
     remove_stale_temp_files,
@@ -399,7 +399,7 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe = "he2016",
                         quiet=quiet or not dist.is_main)
     try:
         trainer.run(progress, log)
-        metrics = _finish(trainer, name, data_spec or {"name": bundle.name})
+        metrics = finish_run(trainer, name, data_spec or {"name": bundle.name})
     finally:
         progress.close()
         log.close()
@@ -407,34 +407,3 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe = "he2016",
                best=trainer.ckpt_dir / "best.pt" if (trainer.ckpt_dir / "best.pt").is_file()
                else None, last=trainer.ckpt_dir / "last.pt", metrics=metrics,
                history=trainer.history)
-
-
-def _finish(trainer: _Trainer, name: str, data_spec: dict[str, Any]) -> dict[str, Any]:
-    """Final evaluation (with flip TTA if the recipe asks), export and curves."""
-    from resnetlab.train.plots import plot_curves  # matplotlib: only needed once, at the end
-
-    recipe, bundle = trainer.recipe, trainer.bundle
-    final = trainer.evaluate_split(bundle.test, tta=recipe.tta_flip)
-    last = trainer.history[-1] if trainer.history else {}
-    metrics: dict[str, Any] = {
-        "test_top1": final.top1, "test_top5": final.top5, "test_loss": final.loss,
-        "test_n": final.n, "tta_flip": recipe.tta_flip, "test_top1_no_tta": last.get("test_acc"),
-        "val_top1": last.get("val_acc"), "train_loss": last.get("train_loss"),
-        "epochs": trainer.plan.epochs, "steps": trainer.step,
-        "plan": trainer.plan.source, "train_seconds": trainer.elapsed,
-        "ema": recipe.ema > 0,
-    }
-    if not trainer.dist.is_main:
-        return metrics
-    spec = model_spec(trainer.model)
-    train_ds = bundle.train
-    export_model(trainer.run_dir, trainer.eval_model, {
-        "model": spec["name"] or name, "model_kwargs": spec["kwargs"],
-        "num_classes": bundle.num_classes, "in_chans": bundle.input_size[0],
-        "input_size": list(bundle.input_size), "classes": list(bundle.classes),
-        "mean": list(train_ds.mean), "std": list(train_ds.std), "data": data_spec,
-        "recipe": recipe.to_dict(), "seed": trainer.seed, "metrics": metrics,
-    })
-    plot_curves(trainer.history, trainer.run_dir / "curves.png",
-                title=f"{name} on {bundle.name} ({recipe.name})")
-    return metrics
