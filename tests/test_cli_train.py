@@ -196,3 +196,39 @@ def test_existing_run_dir_without_overwrite(trained, capsys):
     before = (out / "model.safetensors").read_bytes()
     fails(capsys, ["train", *TINY, "--out", str(out)], "--overwrite", str(out))
     assert (out / "model.safetensors").read_bytes() == before
+
+
+def test_train_starts_from_weights(trained, tmp_path):
+    from safetensors.torch import load_file
+
+    source = trained[0] / "model.safetensors"
+    # A vanishing learning rate keeps the starting point: the result must be the source's
+    # weights (BatchNorm statistics still move, so compare conv/linear weights only).
+    still = ["--set", "lr=1e-12", "ema=0", "weight_decay=0"]
+    assert main(["train", *TINY, *still, "--weights", str(source), "--out",
+                 str(tmp_path / "warm")]) == 0
+    assert main(["train", *TINY, *still, "--seed", "7", "--out", str(tmp_path / "cold")]) == 0
+    before = load_file(source)
+    warm, cold = (load_file(tmp_path / d / "model.safetensors") for d in ("warm", "cold"))
+    keys = [k for k in before if k.endswith(".weight") and before[k].dim() > 1]
+    assert all(torch.allclose(before[k], warm[k], atol=1e-6) for k in keys)
+    assert not all(torch.allclose(before[k], cold[k], atol=1e-6) for k in keys)
+
+
+def test_train_weights_of_another_architecture_is_one_line(trained, tmp_path, capsys):
+    fails(capsys, ["train", *TINY, "--model", "resnet32", "--weights",
+                   str(trained[0] / "model.safetensors"), "--out", str(tmp_path / "x")],
+          "do not fit resnet32", "--model")
+    assert not (tmp_path / "x").exists()
+
+
+def test_train_weights_with_another_class_count_keeps_a_fresh_classifier(tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    from resnetlab.models import create_model
+
+    five = create_model("resnet20", num_classes=5, in_chans=1)
+    save_file(five.state_dict(), str(tmp_path / "five.safetensors"))
+    assert main(["train", *TINY, "--weights", str(tmp_path / "five.safetensors"),
+                 "--out", str(tmp_path / "run")]) == 0
+    assert "classifier does not fit 10 classes and starts fresh" in capsys.readouterr().out

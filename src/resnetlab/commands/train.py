@@ -9,9 +9,9 @@ from resnetlab.errors import ConfigError
 
 # Options that describe a new run; with --resume the run's config.json decides them.
 _RUN_OPTIONS = ("model", "data", "data_dir", "recipe", "epochs", "time_budget", "batch_size",
-                "lr", "precision", "channels_last", "compile", "seed", "out", "overwrite",
-                "image_size", "checkpoint_steps", "checkpoint_seconds", "deterministic", "sync_bn",
-                "resume_if_exists")
+                "lr", "weights", "precision", "channels_last", "compile", "seed", "out",
+                "overwrite", "image_size", "checkpoint_steps", "checkpoint_seconds",
+                "deterministic", "sync_bn", "resume_if_exists")
 
 
 def register(subparsers) -> None:
@@ -24,6 +24,10 @@ def register(subparsers) -> None:
         "(resnet20 on the embedded digits, about a minute on a laptop CPU). Every recipe field "
         "can be changed with --set FIELD=VALUE (see 'resnetlab recipes NAME').")
     p.add_argument("--model", help="model name (default: one that suits the data)")
+    p.add_argument("--weights", metavar="PATH_OR_URL",
+                   help="start from these weights (torchvision/timm .pth, .safetensors, URL or "
+                        "tag); a classifier of another size is left fresh. To adapt a "
+                        "pretrained net to new classes, 'resnetlab finetune' does more")
     p.add_argument("--data", choices=DATASETS, help="dataset (default: digits, embedded)")
     p.add_argument("--data-dir", help="dataset directory (all datasets but digits)")
     p.add_argument("--image-size", type=int, help="resize images to this size")
@@ -138,6 +142,8 @@ def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
     seed_everything(seed)  # the model's initial weights depend on the seed only
     model = create_model(args.model or defaults.model, num_classes=bundle.num_classes,
                          in_chans=bundle.input_size[0])
+    if args.weights:
+        _load_initial_weights(model, args.weights)
     return train(
         model, bundle, recipe, args.out, epochs=epochs, time_budget=budget, device=args.device,
         precision=args.precision, channels_last=args.channels_last,
@@ -148,6 +154,23 @@ def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
         quiet=args.quiet, data_spec=data_spec, sync_bn=bool(args.sync_bn),
         resume_if_exists=bool(args.resume_if_exists),
     )
+
+
+def _load_initial_weights(model, source: str) -> None:
+    """Load ``source`` into ``model``; only the classifier may differ (then it stays fresh)."""
+    from resnetlab.deploy.weights import load_weights
+    from resnetlab.errors import CheckpointError
+
+    report = load_weights(model, source, strict=False)
+    off = [k for k in [*report.missing, *report.unexpected, *report.mismatched]
+           if not k.startswith("fc.")]
+    if off:
+        name = getattr(model, "variant_name", type(model).__name__)
+        raise CheckpointError(f"--weights {source} do not fit {name}: {len(off)} keys differ, "
+                              f"first {off[0]!r}; pass the --model these weights were made for")
+    if report.mismatched or report.missing:
+        print(f"note: --weights {source}: the classifier does not fit "
+              f"{model.fc.out_features} classes and starts fresh", flush=True)
 
 
 def _report(result) -> None:

@@ -48,14 +48,21 @@ def _calibration_batch(bundle, batch_size: int, device) -> tuple[torch.Tensor, t
 
 def _step_seconds(name: str, bundle, x: torch.Tensor, y: torch.Tensor, device,
                   steps: int = 3) -> float:
-    """Fastest of ``steps`` SGD steps of a fresh ``name`` after one warm-up step."""
-    model = create_model(name, num_classes=bundle.num_classes,
-                         in_chans=bundle.input_size[0]).to(device).train()
+    """Fastest of ``steps`` SGD steps of a fresh ``name`` after one warm-up step, run the way
+    :func:`resnetlab.train.train` will run it (the device's default precision and layout)."""
+    from resnetlab.train.device import placement
+
+    where = placement(device)
+    model = create_model(name, num_classes=bundle.num_classes, in_chans=bundle.input_size[0])
+    model = model.to(device, memory_format=where.memory_format).train()
+    x = x.contiguous(memory_format=where.memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     times = []
     for _ in range(steps + 1):
         t = time.perf_counter()
-        loss = F.cross_entropy(model(x), y)
+        with where.autocast():
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
