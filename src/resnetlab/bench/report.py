@@ -42,9 +42,10 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def training_table(rows: Sequence[dict[str, Any]]) -> str:
+    dtypes = sorted({r.get("ceiling_dtype", "float32") for r in rows})
     header = ["model", "batch", "stock img/s", "resnetlab img/s", "speed-up",
-              "GEMM ceiling img/s", "resnetlab / ceiling", "peak MiB stock / resnetlab",
-              "resnetlab path"]
+              f"{'/'.join(dtypes)} GEMM ceiling img/s", "resnetlab / ceiling",
+              "peak MiB stock / resnetlab", "resnetlab path"]
     out = []
     for r in rows:
         fast = r["resnetlab"]

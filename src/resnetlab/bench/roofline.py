@@ -6,8 +6,10 @@ throughput see the same load on a shared machine.
 A ResNet's time goes mostly into convolutions, which oneDNN runs as matrix products; a large
 square matrix product (GEMM) is about the best case for such kernels. So
 ``GEMM FLOP/s / FLOPs per image`` bounds the images per second no lever that keeps the
-arithmetic (fp32, same FLOPs) can beat. A forward pass costs ``2 x MACs`` FLOPs; a training
-step about three times that (the backward pass computes gradients for inputs and weights).
+arithmetic (same precision, same FLOPs) can beat; the training ceiling is timed in the
+precision of resnetlab's path (bf16 where the CPU has native bf16). A forward pass costs
+``2 x MACs`` FLOPs; a training step about three times that (the backward pass computes
+gradients for inputs and weights).
 """
 
 from __future__ import annotations
@@ -35,11 +37,15 @@ def gemm_flops(dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16)
     return {name: s.inverse(2.0 * size**3) for name, s in seconds.items()}
 
 
-def gemm_call(size: int = 512) -> tuple[Callable[[], object], float]:
-    """An fp32 ``size x size`` matrix product to time beside a model, and its FLOPs."""
+def gemm_call(size: int = 512, dtype: torch.dtype = torch.float32
+              ) -> tuple[Callable[[], object], float]:
+    """A ``size x size`` matrix product in ``dtype`` to time beside a model, and its FLOPs.
+
+    Time it in the precision the measured path computes in: a bf16 path is bounded by the bf16
+    GEMM rate, not the fp32 one."""
     generator = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=generator)
-    b = torch.randn(size, size, generator=generator)
+    a = torch.randn(size, size, generator=generator).to(dtype)
+    b = torch.randn(size, size, generator=generator).to(dtype)
     return (lambda: torch.mm(a, b)), 2.0 * size**3
 
 

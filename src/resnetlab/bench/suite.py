@@ -88,11 +88,13 @@ def build_model(name: str, num_classes: int, seed: int) -> nn.Module:
     return create_model(name, num_classes=num_classes)
 
 
-def _with_gemm(cases: dict[str, Callable[[], object]], cfg: BenchConfig) -> float | None:
-    """Add a GEMM case to ``cases`` (timed with them) if ``cfg.gemm``; returns its FLOPs."""
+def _with_gemm(cases: dict[str, Callable[[], object]], cfg: BenchConfig,
+               dtype: torch.dtype = torch.float32) -> float | None:
+    """Add a ``dtype`` GEMM case to ``cases`` (timed with them) if ``cfg.gemm``; returns its
+    FLOPs."""
     if not cfg.gemm:
         return None
-    cases["gemm"], flops = roofline.gemm_call()
+    cases["gemm"], flops = roofline.gemm_call(dtype=dtype)
     return flops
 
 
@@ -128,11 +130,13 @@ def bench_training(name: str, cfg: BenchConfig, log: Log) -> dict[str, Any]:
         # Peak of weights + gradients + optimizer state + activations (+ compilation).
         steps[key], peaks[key] = with_peak(build, device)
     timed: dict[str, Callable[[], object]] = dict(steps)
-    gemm_flops = _with_gemm(timed, cfg)
+    gemm_dtype = torch.bfloat16 if fast.precision == "bf16" else torch.float32
+    gemm_flops = _with_gemm(timed, cfg, gemm_dtype)
     seconds = alternate(timed, repeats=cfg.repeats, min_seconds=cfg.min_seconds, warmup=1,
                         device=device)
     row: dict[str, Any] = {"model": name, "batch_size": cfg.train_batch,
                            "image_size": cfg.train_image, "weight_bytes": param_bytes(model),
+                           "ceiling_dtype": str(gemm_dtype).removeprefix("torch."),
                            "ceiling_images_per_second": _ceiling(
                                name, cfg.train_image, seconds.get("gemm"), gemm_flops, True)}
     for key, path in paths.items():
