@@ -263,3 +263,15 @@ def test_launch_option_mistakes_are_one_error_line(argv, message):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], proc.stderr
+
+
+def test_launch_passes_a_worker_error_on_as_its_only_line(tmp_path):
+    cmd = [sys.executable, "-m", "resnetlab", "launch", "--nproc-per-node", "2", "train",
+           "--data", "digits", "--image-size", "8", "--epochs", "1", "--batch-size", "63",
+           "--out", str(tmp_path / "run")]
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: batch size 63 cannot be split evenly over 2 processes; pass --batch-size a "
+        "multiple of 2 (e.g. 62 or 64)"], proc.stderr[-3000:]
+    assert not (tmp_path / "run").exists()

@@ -117,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
     # torchrun's agent logs at WARNING and above; its rendezvous failures come back to us as
     # exceptions, which we turn into one line, so keep only its genuine errors.
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    # ...and its banner about OMP_NUM_THREADS=1 per worker (docs/distributed.md says so).
+    logging.getLogger("torch.distributed.run").setLevel(logging.ERROR)
     try:
         torchrun(parsed)
     except RendezvousError as exc:
@@ -127,9 +129,15 @@ def run(args: argparse.Namespace) -> int:
             "open, and that every node uses the same --rdzv-id") from None
     except ChildFailedError as exc:
         codes = sorted({f.exitcode for f in exc.failures.values()})
+        exited = [c for c in codes if c > 0]
+        if exited:
+            # A worker exited by itself: resnetlab workers print their own one-line error
+            # (rank 0 only), so pass its exit code on without a second line.
+            return exited[0]
+        signals = ", ".join(str(-c) for c in codes)
         raise LaunchError(
-            f"{len(exc.failures)} worker(s) failed (exit code {', '.join(map(str, codes))}) "
-            f"after {parsed.max_restarts} restart(s); their messages are above") from None
+            f"{len(exc.failures)} worker(s) were killed (signal {signals}) after "
+            f"{parsed.max_restarts} restart(s); see their output above") from None
     return 0
 
 
