@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if argv[:1] == ["launch"] and argv[1:2] not in (["-h"], ["--help"], []):
+    if argv[:1] == ["launch"] and argv[1:2] not in (["-h"], ["--help"]):
         # torchrun's options pass through untouched (argparse cannot hold unknown options
         # before a REMAINDER argument), so launch parses its own arguments.
         args = argparse.Namespace(func=importlib.import_module("resnetlab.commands.launch").run,

@@ -1,12 +1,19 @@
-"""What the CPU can do, read from ``/proc/cpuinfo`` (what the operating system exposes, which in
-a VM can be less than the chip has): used to pick per-machine defaults
-(:func:`resnetlab.train.device.placement`) and to describe the machine in benchmarks."""
+"""What the machine can do: CPU instruction sets read from ``/proc/cpuinfo`` (what the operating
+system exposes, which in a VM can be less than the chip has) and the C++ compiler that
+``torch.compile`` needs on CPU. Used to pick per-machine defaults
+(:func:`resnetlab.train.device.placement`), to refuse ``--compile`` early, and to describe the
+machine in benchmarks."""
 
 from __future__ import annotations
 
+import logging
+import os
 import platform
+import shutil
 from functools import cache
 from pathlib import Path
+
+from resnetlab.errors import ConfigError
 
 
 @cache
@@ -34,4 +41,21 @@ def has_native_bf16(flags: frozenset[str] | set[str] | None = None) -> bool:
     times slower than fp32 on an AVX2-only CPU.
     """
     flags = cpuinfo()[1] if flags is None else flags
-    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
+    return not flags.isdisjoint({"avx512_bf16", "amx_bf16"})
+
+
+def cxx_compiler() -> str | None:
+    """Path of the C++ compiler inductor would use (``$CXX``, g++, c++, clang++), or None."""
+    for candidate in (os.environ.get("CXX"), "g++", "c++", "clang++"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    return None
+
+
+def require_compiler(device) -> None:
+    """``torch.compile`` on CPU writes and builds C++; refuse early, with the fix, without one."""
+    # Its build helper warns on every CPU-only machine that no CUDA runtime exists.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    if device.type == "cpu" and cxx_compiler() is None:
+        raise ConfigError("torch.compile on CPU needs a C++ compiler and none was found (g++, "
+                          "c++, clang++ or $CXX); install one or leave out --compile")

@@ -32,8 +32,8 @@ import torch
 from torch import nn
 
 from resnetlab.bench.memory import param_bytes
-from resnetlab.bench.training import require_compiler
 from resnetlab.errors import ConfigError
+from resnetlab.hardware import require_compiler
 
 ENGINES = ("eager", "channels_last", "fold_bn", "jit_freeze", "compile", "bf16", "onnx",
            "onnx_int8")

@@ -12,13 +12,12 @@ from __future__ import annotations
 import datetime
 import os
 import platform
-import shutil
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 
-from resnetlab.hardware import cpuinfo, has_native_bf16
+from resnetlab.hardware import cpuinfo, cxx_compiler, has_native_bf16
 
 # Flags worth showing: they decide which kernels oneDNN, MKL and onnxruntime can use.
 _INTERESTING_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16",
@@ -55,14 +54,6 @@ class Machine:
         gpu = self.gpu or "no GPU"
         return (f"{self.cpu}, {self.cores} cores ({flags}), {self.torch_threads} torch threads, "
                 f"torch {self.torch}, {gpu}")
-
-
-def cxx_compiler() -> str | None:
-    """Path of the C++ compiler inductor would use (``$CXX``, g++, c++, clang++), or None."""
-    for candidate in (os.environ.get("CXX"), "g++", "c++", "clang++"):
-        if candidate and shutil.which(candidate):
-            return shutil.which(candidate)
-    return None
 
 
 def detect() -> Machine:

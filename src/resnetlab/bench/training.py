@@ -11,7 +11,6 @@ batch is fixed random data, because the data path is measured on its own (see
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -19,8 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnetlab.bench.machine import cxx_compiler
-from resnetlab.errors import ConfigError
+from resnetlab.hardware import require_compiler
 
 
 @dataclass(frozen=True)
@@ -49,15 +47,6 @@ def resnetlab_path(device: torch.device) -> TrainPath:
     return TrainPath("resnetlab " + " + ".join(levers), where.precision, where.channels_last)
 
 
-def require_compiler(device: torch.device) -> None:
-    """``torch.compile`` on CPU writes and builds C++; refuse early, with the fix, without one."""
-    # Its build helper warns on every CPU-only machine that no CUDA runtime exists.
-    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
-    if device.type == "cpu" and cxx_compiler() is None:
-        raise ConfigError("torch.compile on CPU needs a C++ compiler and none was found (g++, "
-                          "c++, clang++ or $CXX); install one or leave out --compile")
-
-
 def _autocast(device: torch.device, precision: str):
     if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
@@ -65,7 +54,8 @@ def _autocast(device: torch.device, precision: str):
 
 
 def train_step(model: nn.Module, path: TrainPath, *, batch_size: int, image_size: int,
-               num_classes: int, device: torch.device, seed: int = 0) -> Callable[[], None]:
+               num_classes: int, device: torch.device, seed: int = 0,
+               in_chans: int = 3) -> Callable[[], None]:
     """A closure running one SGD step of ``model`` on a fixed random batch along ``path``.
 
     ``model`` is moved to ``device`` (and channels_last if asked) and trained in place.
@@ -75,7 +65,7 @@ def train_step(model: nn.Module, path: TrainPath, *, batch_size: int, image_size
     memory_format = torch.channels_last if path.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format).train()
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch_size, 3, image_size, image_size, generator=generator)
+    x = torch.randn(batch_size, in_chans, image_size, image_size, generator=generator)
     x = x.to(device).contiguous(memory_format=memory_format)
     y = torch.randint(0, num_classes, (batch_size,), generator=generator).to(device)
     # The recipes' optimizer (Nesterov SGD with weight decay), for both paths alike.

@@ -38,8 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--max-restarts, --standalone ... (see 'torchrun --help' and docs/distributed.md)."),
         usage="resnetlab launch [TORCHRUN OPTIONS] {train,finetune} [ARGS ...]",
     )
-    p.add_argument("argv", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    p.set_defaults(func=run)
+    # Only --help goes through this parser: resnetlab.cli.main hands every other ``launch``
+    # command line to :func:`run` untouched, since torchrun's options are not ours to parse.
+    p.set_defaults(func=run, argv=[])
 
 
 def split_argv(argv: list[str]) -> tuple[list[str], str, list[str]]:
@@ -139,7 +140,3 @@ def run(args: argparse.Namespace) -> int:
             f"{len(exc.failures)} worker(s) were killed (signal {signals}) after "
             f"{parsed.max_restarts} restart(s); see their output above") from None
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run(argparse.Namespace(argv=sys.argv[1:])))

@@ -159,16 +159,8 @@ def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
 def _load_initial_weights(model, source: str) -> None:
     """Load ``source`` into ``model``; only the classifier may differ (then it stays fresh)."""
     from resnetlab.deploy.weights import load_weights
-    from resnetlab.errors import CheckpointError
 
-    report = load_weights(model, source, strict=False)
-    off = [k for k in [*report.missing, *report.unexpected, *report.mismatched]
-           if not k.startswith("fc.")]
-    if off:
-        name = getattr(model, "variant_name", type(model).__name__)
-        raise CheckpointError(f"--weights {source} do not fit {name}: {len(off)} keys differ, "
-                              f"first {off[0]!r}; pass the --model these weights were made for")
-    if report.mismatched or report.missing:
+    if load_weights(model, source, new_head=True).fresh_head:
         print(f"note: --weights {source}: the classifier does not fit "
               f"{model.fc.out_features} classes and starts fresh", flush=True)
 

@@ -8,7 +8,8 @@
 Loading is strict by default: any missing, unexpected or reshaped key raises a one-line
 :class:`CheckpointError` naming the first one (and, when it can tell, the architecture the
 file was made for). ``strict=False`` loads what fits and reports the rest, e.g. a backbone
-whose classifier has another number of classes.
+whose classifier has another number of classes; ``new_head=True`` stays strict for everything
+but the classifier, which is left fresh when the file's does not fit (or is absent).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
+    fresh_head: bool = False  # new_head=True and the file's classifier did not fit
 
 
 def describe(source: WeightsSource) -> str:
@@ -83,22 +85,30 @@ def _fix_hint(model: nn.Module, state: Mapping[str, torch.Tensor], mismatch) -> 
 
 
 def load_weights(model: nn.Module, source: WeightsSource, *, strict: bool = True,
-                 sha256: str | None = None) -> LoadReport:
+                 new_head: bool = False, sha256: str | None = None) -> LoadReport:
     """Load ``source`` into ``model`` in place; returns a :class:`LoadReport`.
 
     ``source`` is a path (``.pth``/``.pt``/``.bin``/``.safetensors``), an ``http(s)://`` URL
     (cached, SHA-256 checked against the published hash or ``sha256``), a published tag such as
     ``"IMAGENET1K_V1"`` (for the model's registered name), or a state_dict. With ``strict`` any
     difference raises :class:`CheckpointError`; otherwise keys that do not fit are skipped.
+    ``new_head`` exempts the classifier (``fc``): a file classifier of another shape, or none,
+    leaves the model's own in place and sets :attr:`LoadReport.fresh_head`.
     """
     state = read_weights(source, getattr(model, "variant_name", None), sha256)
-    return apply_state(model, state, source=describe(source), strict=strict)
+    return apply_state(model, state, source=describe(source), strict=strict, new_head=new_head)
 
 
 def apply_state(model: nn.Module, state: Mapping[str, torch.Tensor], *,
-                source: str = "state_dict", strict: bool = True) -> LoadReport:
+                source: str = "state_dict", strict: bool = True,
+                new_head: bool = False) -> LoadReport:
     """Load already-read (and name-mapped) tensors; ``source`` names them in errors."""
     own = model.state_dict()
+    head = [k for k in own if k.startswith("fc.")]
+    fresh_head = new_head and any(k not in state or state[k].shape != own[k].shape for k in head)
+    if fresh_head:  # the model keeps its own classifier; everything else is checked as usual
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        state.update((k, own[k]) for k in head)
     # A feature extractor keeps only the backbone: the file's head and unused stages are fine.
     dropped = tuple(f"{m}." for m in getattr(model, "dropped_modules", ()))
     if dropped:
@@ -113,7 +123,7 @@ def apply_state(model: nn.Module, state: Mapping[str, torch.Tensor], *,
     usable = {k: v for k, v in state.items() if k in own and k not in mismatch.shapes}
     model.load_state_dict(usable, strict=False)
     return LoadReport(source, len(usable), mismatch.missing, mismatch.unexpected,
-                      list(mismatch.shapes))
+                      list(mismatch.shapes), fresh_head)
 
 
 def _default_meta(model: nn.Module) -> dict[str, Any]:

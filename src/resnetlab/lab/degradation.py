@@ -17,7 +17,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 from matplotlib.ticker import MaxNLocator
 
 from resnetlab.errors import ConfigError
@@ -38,41 +37,27 @@ def _log(message: str) -> None:
     print(f"[lab degradation] {message}", file=sys.stderr, flush=True)
 
 
-def _calibration_batch(bundle, batch_size: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    from resnetlab.data import normalize
-
-    train = bundle.train
-    x = normalize(train.images[:batch_size], train.mean, train.std).to(device)
-    return x, train.labels[:batch_size].to(device)
-
-
-def _step_seconds(name: str, bundle, x: torch.Tensor, y: torch.Tensor, device,
-                  steps: int = 3) -> float:
+def _step_seconds(name: str, bundle, batch_size: int, device, steps: int = 3) -> float:
     """Fastest of ``steps`` SGD steps of a fresh ``name`` after one warm-up step, run the way
-    :func:`resnetlab.train.train` will run it (the device's default precision and layout)."""
-    from resnetlab.train.device import placement
+    :func:`resnetlab.train.train` will run it (the benchmark's step along the device's default
+    precision and layout; the values of the batch do not change the time)."""
+    from resnetlab.bench.training import resnetlab_path, train_step
 
-    where = placement(device)
-    model = create_model(name, num_classes=bundle.num_classes, in_chans=bundle.input_size[0])
-    model = model.to(device, memory_format=where.memory_format).train()
-    x = x.contiguous(memory_format=where.memory_format)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    channels, size = bundle.input_size[0], bundle.input_size[-1]
+    model = create_model(name, num_classes=bundle.num_classes, in_chans=channels)
+    step = train_step(model, resnetlab_path(device), batch_size=batch_size, image_size=size,
+                      num_classes=bundle.num_classes, device=device, in_chans=channels)
     times = []
     for _ in range(steps + 1):
         t = time.perf_counter()
-        with where.autocast():
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        step()
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     return min(times[1:])
 
 
-def _pick_threads(bundle, x: torch.Tensor, y: torch.Tensor, device) -> int:
+def _pick_threads(bundle, batch_size: int, device) -> int:
     """The intra-op thread count (1 or all) that trains ResNet-56 faster right now.
 
     On a machine shared with other jobs, two threads that wait for each other at every
@@ -84,20 +69,19 @@ def _pick_threads(bundle, x: torch.Tensor, y: torch.Tensor, device) -> int:
     timings = {}
     for threads in (1, most):
         torch.set_num_threads(threads)
-        timings[threads] = _step_seconds("resnet56", bundle, x, y, device, steps=2)
+        timings[threads] = _step_seconds("resnet56", bundle, batch_size, device, steps=2)
     best = min(timings, key=timings.get)
     torch.set_num_threads(best)
     return best
 
 
-def _seconds_per_iteration(names, bundle, x: torch.Tensor, y: torch.Tensor, device) -> float:
+def _seconds_per_iteration(names, bundle, batch_size: int, device) -> float:
     """Seconds one iteration of *all* nets costs (they train one after the other), with each
     epoch's test-set evaluation spread over its steps."""
-    batch_size = x.shape[0]
     per_epoch = max(1, len(bundle.train) // batch_size)
     total = 0.0
     for name in names:
-        step = _step_seconds(name, bundle, x, y, device)
+        step = _step_seconds(name, bundle, batch_size, device)
         # Evaluation is a forward pass (about a third of a step) over the test set per epoch.
         evaluation = step / 3 * len(bundle.test) / batch_size
         total += step + evaluation / per_epoch
@@ -159,10 +143,9 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
         else:
             if budget_minutes <= 0:
                 raise ConfigError("--budget-minutes must be > 0; or pass --iterations N")
-            x, y = _calibration_batch(bundle, batch_size, where)
             if threads is None:  # the caller did not fix the thread count
-                threads = _pick_threads(bundle, x, y, where)
-            per_iteration = _seconds_per_iteration(NETS, bundle, x, y, where)
+                threads = _pick_threads(bundle, batch_size, where)
+            per_iteration = _seconds_per_iteration(NETS, bundle, batch_size, where)
             left = budget_minutes * 60 - (time.perf_counter() - started)
             iterations = int(left * _SAFETY / per_iteration)
             _log(f"one iteration of all four nets takes ~{per_iteration:.2f} s on "

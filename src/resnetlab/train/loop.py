@@ -83,7 +83,7 @@ class _Trainer:
         if where.compile:
             # Only the training forward is compiled; self.model keeps the plain module, so
             # checkpoints, EMA and evaluation see the usual parameter names.
-            from resnetlab.bench.training import require_compiler
+            from resnetlab.hardware import require_compiler
 
             require_compiler(where.device)
             self.net = torch.compile(self.net)
