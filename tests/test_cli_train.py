@@ -157,7 +157,7 @@ def test_resume_without_checkpoint(tmp_path, capsys):
 
 
 def test_resume_rejects_new_settings(trained, capsys):
-    fails(capsys, ["train", "--resume", str(trained[0]), "--epochs", "3"], "--epochs")
+    fails(capsys, ["train", "--resume", str(trained[0]), "--lr", "0.5"], "--lr")
 
 
 def test_unknown_recipe_field_lists_valid_fields(tmp_path, capsys):

@@ -26,17 +26,18 @@ def test_he2016_matches_the_paper_cifar_recipe():
 
 def test_he2016_lr_divides_by_ten_at_32k_and_48k():
     r, off = get_recipe("he2016"), ErrorWarmup()
-    lrs = [lr_at(r, s, 64000, off) for s in (0, 31999, 32000, 47999, 48000, 63999)]
+    lrs = [lr_at(r, s / 64000, (s + 1) / 64000, off)
+           for s in (0, 31999, 32000, 47999, 48000, 63999)]
     assert lrs == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
 
 
 def test_error_warmup_holds_lr_until_training_error_below_threshold():
     r = get_recipe("he2016")
     warm = ErrorWarmup.for_recipe(r, depth=110)
-    assert warm.active and lr_at(r, 0, 64000, warm) == pytest.approx(0.01)
+    assert warm.active and lr_at(r, 0, 1 / 64000, warm) == pytest.approx(0.01)
     for _ in range(ERROR_WINDOW):
         warm.update(wrong=100, seen=128)  # 78 % error: below 80 %
-    assert not warm.active and lr_at(r, ERROR_WINDOW, 64000, warm) == pytest.approx(0.1)
+    assert not warm.active and lr_at(r, 0.001, 0.002, warm) == pytest.approx(0.1)
 
 
 def test_error_warmup_only_applies_to_deep_models():
@@ -81,7 +82,7 @@ def test_unknown_field_error_lists_valid_fields_on_one_line():
 
 
 @pytest.mark.parametrize("pair, word", [
-    ("batch_size=0", "batch_size"), ("epochs=-2", "epochs"), ("lr=abc", "lr"),
+    ("batch_size=-1", "batch_size"), ("epochs=-2", "epochs"), ("lr=abc", "lr"),
     ("nesterov=maybe", "nesterov"), ("schedule=exp", "schedule"), ("ema=1.5", "ema"),
 ])
 def test_bad_values_raise_config_error_naming_the_field(pair, word):

@@ -12,6 +12,7 @@ from resnetlab.analysis.summary import summary
 from resnetlab.errors import ResnetlabError
 from resnetlab.models import ModelCard, ResNet, create_model, get_card, list_models
 from resnetlab.train.evaluate import evaluate
+from resnetlab.train.resume import resume
 
 __version__ = "0.1.0"
 
@@ -25,6 +26,7 @@ __all__ = [
     "evaluate",
     "get_card",
     "list_models",
+    "resume",
     "summary",
     "train",
 ]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from resnetlab.errors import ConfigError
 
-# Options that describe a new run; with --resume the run's config.json decides them.
-_RUN_OPTIONS = ("model", "data", "data_dir", "recipe", "epochs", "time_budget", "batch_size",
+# Options that describe a new run; with --resume the run's config.json decides them
+# (--data-dir, --epochs and --more-epochs are the exceptions: data moved, a longer run).
+_RUN_OPTIONS = ("model", "data", "recipe", "time_budget", "batch_size",
                 "lr", "weights", "precision", "channels_last", "compile", "seed", "out",
                 "overwrite", "image_size", "checkpoint_steps", "checkpoint_seconds",
                 "deterministic", "sync_bn", "resume_if_exists")
@@ -29,12 +30,19 @@ def register(subparsers) -> None:
                         "tag); a classifier of another size is left fresh. To adapt a "
                         "pretrained net to new classes, 'resnetlab finetune' does more")
     p.add_argument("--data", choices=DATASETS, help="dataset (default: digits, embedded)")
-    p.add_argument("--data-dir", help="dataset directory (all datasets but digits)")
+    p.add_argument("--data-dir", help="dataset directory (all datasets but digits); with "
+                   "--resume, where the run's data is now if it moved")
     p.add_argument("--image-size", type=int, help="resize images to this size")
     p.add_argument("--recipe", choices=tuple(RECIPES), help="training recipe (default: fast)")
-    p.add_argument("--epochs", type=int, help="number of epochs (replaces the recipe's length)")
+    p.add_argument("--epochs", type=int,
+                   help="number of epochs (replaces the recipe's length); with --resume, the "
+                   "new total of a run to lengthen")
+    p.add_argument("--more-epochs", type=int, metavar="K",
+                   help="with --resume: train K more epochs (a finished run gets a new "
+                   "warm-up and decay phase)")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
-                   help="fit the whole schedule into this many seconds")
+                   help="fit the whole schedule into this many seconds: re-planned from the "
+                   "measured speed as it trains, it ends between 95 and 100 %% of them")
     p.add_argument("--batch-size", type=int, help="batch size")
     p.add_argument("--lr", type=float, help="peak learning rate")
     p.add_argument("--set", action="append", default=[], nargs="+", metavar="FIELD=VALUE",
@@ -101,8 +109,12 @@ def _run(args: argparse.Namespace) -> int:
                               f"{flags}")
         from resnetlab.train.resume import resume
 
-        result = resume(args.resume, quiet=args.quiet, device=args.device, threads=args.threads)
+        result = resume(args.resume, quiet=args.quiet, device=args.device, threads=args.threads,
+                        data_dir=args.data_dir, epochs=args.epochs, more_epochs=args.more_epochs)
     else:
+        if args.more_epochs is not None:
+            raise ConfigError("--more-epochs lengthens an existing run: use it with --resume "
+                              "RUN_DIR (for a new run, pass --epochs N)")
         pairs = parse_assignments(item for group in args.set for item in group)
         result = _train_new(args, pairs)
     if is_main_process():
@@ -113,10 +125,9 @@ def _run(args: argparse.Namespace) -> int:
 def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
     from resnetlab.data import canonical_name
     from resnetlab.models import create_model
-    from resnetlab.train.defaults import defaults_for
+    from resnetlab.train.defaults import defaults_for, resolve_for_data
     from resnetlab.train.device import seed_everything
     from resnetlab.train.loop import train
-    from resnetlab.train.recipes import resolve_recipe, with_overrides
     from resnetlab.train.resume import load_bundle
 
     data = canonical_name(args.data or "digits")
@@ -125,13 +136,11 @@ def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
         import torch
 
         torch.set_num_threads(defaults.threads)
-    recipe = with_overrides(resolve_recipe(args.recipe or "fast"), defaults.recipe)
     if args.lr is not None:
         pairs = {"lr": str(args.lr), **pairs}
-    epochs, budget = args.epochs, args.time_budget
-    if epochs is None and budget is None and not {"epochs", "iterations"} & set(pairs):
-        epochs, budget = defaults.epochs, defaults.time_budget
-    recipe = resolve_recipe(recipe, pairs, epochs, args.batch_size)  # fail before loading data
+    # the same choice as resnetlab.train(); fails on a bad value before loading data
+    recipe, epochs, budget = resolve_for_data(data, args.recipe, pairs, args.epochs,
+                                              args.batch_size, args.time_budget)
     seed = 0 if args.seed is None else args.seed
     if args.checkpoint_steps is not None and args.checkpoint_steps < 0:
         raise ConfigError(f"--checkpoint-steps must be >= 0, got {args.checkpoint_steps}")
@@ -139,6 +148,7 @@ def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
     data_spec = {"name": data, "root": str(Path(args.data_dir).resolve()) if args.data_dir
                  else None, "image_size": image_size}
     bundle = load_bundle(data_spec, recipe, seed)
+    data_spec = bundle.source  # everything needed to load it again, for --resume
     seed_everything(seed)  # the model's initial weights depend on the seed only
     model = create_model(args.model or defaults.model, num_classes=bundle.num_classes,
                          in_chans=bundle.input_size[0])
@@ -167,6 +177,12 @@ def _load_initial_weights(model, source: str) -> None:
 
 def _report(result) -> None:
     m = result.metrics
+    if result.already_finished:
+        done = f" ({m['epochs']} epochs, test accuracy {100 * m['test_top1']:.2f}%)" if (
+            "test_top1" in m and "epochs" in m) else ""
+        print(f"run {result.run_dir} already finished{done}; nothing changed. To train it "
+              f"longer: resnetlab train --resume {result.run_dir} --more-epochs K")
+        return
     tta = " with flip TTA" if m.get("tta_flip") else ""
     print(f"test accuracy: {100 * m['test_top1']:.2f}% top-1{tta}, "
           f"{100 * m['test_top5']:.2f}% top-5 on {m['test_n']} images "

@@ -83,7 +83,12 @@ class ImageDataset:
 
 @dataclass
 class DataBundle:
-    """The splits of one dataset; ``classes``, ``mean`` and ``std`` default to the train set's."""
+    """The splits of one dataset; ``classes``, ``mean`` and ``std`` default to the train set's.
+
+    ``source`` is how :func:`resnetlab.data.load` made it (``name``, ``root``, ``image_size``,
+    ``val_size``, ``seed``, ``val_dir``, ``strict``): a run records it in ``config.json`` so
+    that resuming needs nothing else. Bundles built by hand have ``source=None``.
+    """
 
     name: str
     train: ImageDataset
@@ -92,6 +97,7 @@ class DataBundle:
     classes: list[str] = field(default_factory=list)
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
+    source: dict | None = None
 
     def __post_init__(self) -> None:
         self.classes = list(self.classes) or list(self.train.classes)

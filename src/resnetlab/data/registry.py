@@ -90,4 +90,8 @@ def load(
                 f"{key} already has a validation folder; drop val_size (--val-size) or the folder"
             )
         train, val = stratified_split(train, val_size, seed)
-    return DataBundle(name=key, train=train, test=test, val=val)
+    source = {"name": key, "root": str(Path(root).expanduser().resolve()) if root else None,
+              "image_size": image_size, "val_size": val_size, "seed": seed,
+              "val_dir": str(Path(val_dir).expanduser().resolve()) if val_dir else None,
+              "strict": strict}
+    return DataBundle(name=key, train=train, test=test, val=val, source=source)

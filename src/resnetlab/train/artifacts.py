@@ -135,7 +135,7 @@ def finish_run(trainer, name: str, data_spec: dict[str, Any]) -> dict[str, Any]:
     the main process; returns the final metrics."""
     from resnetlab.train.plots import plot_curves  # matplotlib: only needed once, at the end
 
-    recipe, bundle = trainer.recipe, trainer.bundle
+    recipe, bundle = trainer.fitted, trainer.bundle
     final = trainer.evaluate_split(bundle.test, tta=recipe.tta_flip)
     last = trainer.history[-1] if trainer.history else {}
     metrics: dict[str, Any] = {
@@ -144,7 +144,8 @@ def finish_run(trainer, name: str, data_spec: dict[str, Any]) -> dict[str, Any]:
         "val_top1": last.get("val_acc"), "train_loss": last.get("train_loss"),
         "epochs": trainer.plan.epochs, "steps": trainer.step,
         "plan": trainer.plan.source, "train_seconds": trainer.elapsed,
-        "ema": recipe.ema > 0,
+        "ema": recipe.ema > 0, "budget_seconds": trainer.plan.budget_seconds or None,
+        "replans": trainer.plan.replans, "segments": trainer.plan.segment + 1,
     }
     if not trainer.dist.is_main:
         return metrics
@@ -155,7 +156,8 @@ def finish_run(trainer, name: str, data_spec: dict[str, Any]) -> dict[str, Any]:
         "num_classes": bundle.num_classes, "in_chans": bundle.input_size[0],
         "input_size": list(bundle.input_size), "classes": list(bundle.classes),
         "mean": list(train_ds.mean), "std": list(train_ds.std), "data": data_spec,
-        "recipe": recipe.to_dict(), "seed": trainer.seed, "metrics": metrics,
+        "recipe": recipe.to_dict(), "declared_recipe": trainer.recipe.to_dict(),
+        "seed": trainer.seed, "metrics": metrics,
     })
     plot_curves(trainer.history, trainer.run_dir / "curves.png",
                 title=f"{name} on {bundle.name} ({recipe.name})")

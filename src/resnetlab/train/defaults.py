@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from resnetlab.train.recipes import Recipe, get_recipe, resolve_recipe, with_overrides
+
 # Handwritten digits are not mirror-symmetric (a flipped 2 is no 2), so no flip, no flip TTA.
 _NO_FLIP = {"flip": False, "tta_flip": False}
 
@@ -32,8 +34,9 @@ DATA_DEFAULTS: dict[str, DataDefaults] = {
     # (measured 520 img/s with one thread vs 40-120 img/s with two on a busy 2-core machine).
     "digits": DataDefaults("resnet20", image_size=16, epochs=12, time_budget=150, threads=1,
                            recipe={**_NO_FLIP, "pad": 2, "batch_size": 64, "lr": 0.1}),
-    "mnist": DataDefaults("resnet20", recipe={**_NO_FLIP, "pad": 2}),
-    "fashion-mnist": DataDefaults("resnet20", recipe={"pad": 2}),
+    # Crop padding is left to the fast recipe's length rules (resnetlab.train.fit).
+    "mnist": DataDefaults("resnet20", recipe=dict(_NO_FLIP)),
+    "fashion-mnist": DataDefaults("resnet20"),
     "cifar10": DataDefaults("resnet20"),
     "cifar100": DataDefaults("resnet56"),
     "folder": DataDefaults("resnet18"),
@@ -43,3 +46,25 @@ DATA_DEFAULTS: dict[str, DataDefaults] = {
 def defaults_for(data_name: str) -> DataDefaults:
     """The defaults of ``data_name`` (a canonical dataset name); unknown names get none."""
     return DATA_DEFAULTS.get(data_name, DataDefaults())
+
+
+def resolve_for_data(data_name: str, recipe: str | Recipe | None = None,
+                     overrides: dict[str, Any] | None = None, epochs: int | None = None,
+                     batch_size: int | None = None, time_budget: float | None = None,
+                     default_length: bool = True) -> tuple[Recipe, int | None, float | None]:
+    """``(recipe, epochs, time_budget)`` of a run, as ``resnetlab train`` and
+    :func:`resnetlab.train` both choose them: a recipe given by name (default ``fast``) gets
+    the dataset's recipe changes, then ``overrides``/``epochs``/``batch_size`` on top; with no
+    length given (and ``default_length``), the dataset's default length. A :class:`Recipe`
+    value is used as it is."""
+    overrides = dict(overrides or {})
+    if isinstance(recipe, Recipe):
+        return resolve_recipe(recipe, overrides, epochs, batch_size), epochs, time_budget
+    defaults = defaults_for(data_name)
+    base = get_recipe(recipe or "fast")
+    if defaults.recipe:
+        base = with_overrides(base, defaults.recipe)
+    if (default_length and epochs is None and time_budget is None
+            and not {"epochs", "iterations"} & set(overrides)):
+        epochs, time_budget = defaults.epochs, defaults.time_budget
+    return resolve_recipe(base, overrides, epochs, batch_size), epochs, time_budget

@@ -8,10 +8,8 @@ moment and resumed from its last checkpoint ends with the same weights as an uni
 
 from __future__ import annotations
 
-import copy
 import math
-import statistics
-import time
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +38,12 @@ from resnetlab.train.distributed import (
 )
 from resnetlab.train.ema import ModelEma
 from resnetlab.train.evaluate import normalized_batches, predict_logits
+from resnetlab.train.fit import fit_batch_size, fit_recipe
 from resnetlab.train.metrics import MetricsLog
 from resnetlab.train.optim import build_optimizer, set_lr
+from resnetlab.train.pace import Pace, now
 from resnetlab.train.progress import Progress
-from resnetlab.train.recipes import Recipe, resolve_recipe
+from resnetlab.train.recipes import Recipe
 from resnetlab.train.rundir import (
     Run,
     default_run_dir,
@@ -56,6 +56,9 @@ from resnetlab.train.schedule import ErrorWarmup, lr_at, weighted_depth
 
 CHECKPOINT_VERSION = 1
 EVAL_BATCH = 500
+# How often (in steps, at most) a budgeted run re-fits its plan to the measured speed; it also
+# re-plans after every evaluation. Each re-plan is arithmetic (plus one broadcast under torchrun).
+REPLAN_SPLIT = 4
 
 
 class TrainingDiverged(ResnetlabError):
@@ -69,10 +72,11 @@ class _Trainer:
 
     def __init__(self, model: nn.Module, bundle, recipe: Recipe, run_dir: Path, *, seed: int,
                  where, checkpoint_steps: int, checkpoint_seconds: float, quiet: bool,
-                 dist: Dist = SINGLE, sync_bn: bool = False) -> None:
-        from resnetlab.data import Augment, InMemoryLoader
+                 dist: Dist = SINGLE, sync_bn: bool = False, started: float = 0.0) -> None:
+        from resnetlab.data import InMemoryLoader
 
         self.recipe, self.run_dir, self.bundle, self.where = recipe, run_dir, bundle, where
+        batch_size = fit_batch_size(recipe, len(bundle.train), dist.world_size)
         self.seed = seed
         self.ckpt_dir = run_dir / "checkpoints"
         self.checkpoint_steps, self.checkpoint_seconds = checkpoint_steps, checkpoint_seconds
@@ -88,24 +92,47 @@ class _Trainer:
             require_compiler(where.device)
             self.net = torch.compile(self.net)
         self.loader = InMemoryLoader(
-            bundle.train, dist.local_batch_size(recipe.batch_size), shuffle=True,
+            bundle.train, dist.local_batch_size(batch_size), shuffle=True,
             drop_last=True, seed=seed, device=where.device, rank=dist.rank,
-            world_size=dist.world_size, augment=Augment(pad=recipe.pad, flip=recipe.flip,
-                                                        cutout=recipe.cutout))
+            world_size=dist.world_size)
         if len(self.loader) == 0:
             raise ConfigError(
-                f"batch size {recipe.batch_size} is larger than the {len(bundle.train)} training "
+                f"batch size {batch_size} is larger than the {len(bundle.train)} training "
                 "images; lower --batch-size"
             )
+        self.batch_size = batch_size
         self.optimizer = build_optimizer(self.model, recipe)
-        self.ema = ModelEma(self.model, recipe.ema) if recipe.ema > 0 else None
         self.warmup = ErrorWarmup.for_recipe(recipe, weighted_depth(self.model))
+        self.ema: ModelEma | None = None
+        # A provisional fit (for calibration); fit_to(...) sets the one the run trains with.
+        self.fit_to(10 * self.loader_len)
         self.step = 0
         self.plan: budget_mod.Plan | None = None
+        self.pace = Pace(started=started)
         self.counters = {"loss_sum": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
         self.elapsed = 0.0  # training + evaluation seconds, summed over resumes
         self.history: list[dict] = []
         self.best: dict[str, Any] = {"metric": None, "value": None}
+        self.first_loss: float | None = None
+
+    def fit_to(self, total_steps: int) -> None:
+        """Fit the recipe to a schedule of ``total_steps`` and set augmentation and EMA to it."""
+        image_side = min(self.bundle.input_size[1:])
+        self.set_fitted(fit_recipe(self.recipe, total_steps, self.loader_len, image_side,
+                                   self.batch_size))
+
+    def set_fitted(self, fitted: Recipe) -> None:
+        from resnetlab.data import Augment
+
+        self.fitted = fitted
+        self.loader.augment = Augment(pad=fitted.pad, flip=fitted.flip, cutout=fitted.cutout
+                                      ).with_stats(self.bundle.train.mean, self.bundle.train.std)
+        if fitted.ema <= 0:
+            self.ema = None
+        elif self.ema is None:
+            self.ema = ModelEma(self.model, fitted.ema)
+        else:
+            self.ema.decay = fitted.ema
 
     # ---------------------------------------------------------------- state
     @property
@@ -128,6 +155,9 @@ class _Trainer:
             "history": list(self.history),
             "best": dict(self.best),
             "recipe": self.recipe.to_dict(),
+            "fitted": self.fitted.to_dict(),
+            "pace": self.pace.state_dict(),
+            "first_loss": self.first_loss,
             "rng": rng_state(),
         }
 
@@ -137,6 +167,8 @@ class _Trainer:
                 "the checkpoint was written with a different recipe than the one given; resume "
                 "with the run's own settings ('resnetlab train --resume RUN_DIR')"
             )
+        if state.get("fitted"):
+            self.set_fitted(Recipe.from_dict(state["fitted"]))
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -155,29 +187,36 @@ class _Trainer:
         self.elapsed = float(state["elapsed"])
         self.history = list(state["history"])
         self.best = dict(state["best"])
+        self.pace.load_state_dict(state.get("pace"))
+        self.first_loss = state.get("first_loss")
         set_rng_state(state["rng"])
 
     @property
     def loader_len(self) -> int:
         return len(self.loader)
 
+    @property
+    def finished(self) -> bool:
+        return self.step >= self.plan.total_steps
+
     def save(self, name: str = "last.pt") -> Path:
         path = self.ckpt_dir / name
         if self.dist.is_main:
+            t = now()
             save_checkpoint(path, self.state_dict())
+            self.pace.save_s = now() - t
         return path
 
     # ---------------------------------------------------------------- steps
     def train_step(self, x: torch.Tensor, y: torch.Tensor,
                    epoch: int) -> tuple[float, int, int]:
         """One optimizer step; returns ``(loss, number correct, images)`` of the global batch."""
-        total = self.plan.total_steps
-        lr = lr_at(self.recipe, self.step, total, self.warmup)
+        lr = self.lr_for(self.step)
         set_lr(self.optimizer, lr)
         x = x.contiguous(memory_format=self.where.memory_format)
         with self.where.autocast():
             logits = self.net(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=self.recipe.label_smoothing)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=self.fitted.label_smoothing)
         correct = int((logits.detach().argmax(dim=1) == y).sum())
         loss_value, correct, count = self.dist.batch_stats(loss.detach(), correct, y.shape[0])
         if not math.isfinite(loss_value):
@@ -192,7 +231,14 @@ class _Trainer:
         if self.ema is not None:
             self.ema.update(self.model)
         self.warmup.update(count - correct, count)
+        if self.first_loss is None:
+            self.first_loss = loss_value
         return loss_value, correct, count
+
+    def lr_for(self, step: int) -> float:
+        """The learning rate of optimizer step ``step`` under the current plan."""
+        plan = self.plan
+        return lr_at(self.fitted, plan.progress(step), plan.progress(step + 1), self.warmup)
 
     def evaluate_split(self, ds, tta: bool = False):
         part = self.dist.shard(ds)  # each rank evaluates its part; the metrics are reduced
@@ -200,61 +246,17 @@ class _Trainer:
         logits = predict_logits(self.eval_model, batches, self.where, tta_flip=tta)
         return self.dist.evaluation(logits, part.labels, ds.classes, tta=tta)
 
-    def calibrate(self, budget_s: float, started: float) -> budget_mod.Plan:
-        """Time a few steps on a throw-away copy of the state, then fit the plan to the budget."""
-        snapshot = copy.deepcopy(self.model.state_dict())
-        rng = rng_state()
-        optimizer = self.optimizer
-        self.optimizer = build_optimizer(self.model, self.recipe)
-        self.plan = budget_mod.Plan(10**9, self.loader_len, "budget")
-        limit = max(1.0, 0.02 * budget_s)
-        times: list[float] = []
-        epoch = 0
-        while len(times) < 3 or (len(times) < 20 and sum(times) < limit):
-            for x, y in self.loader.iter_from(epoch, 0):
-                t = time.perf_counter()
-                self.train_step(x, y, epoch)
-                # The slowest rank's time: every rank must stop calibrating at the same step.
-                times.append(self.dist.maximum(time.perf_counter() - t))
-                if len(times) >= 20 or (len(times) >= 3 and sum(times[2:]) >= limit):
-                    break
-            epoch += 1
-        measured = times[2:] if len(times) > 3 else times
-        # The median: one step slowed by the scheduler or an allocation must not shrink the
-        # whole plan (SAFETY in budget.py covers the drift of the typical step).
-        step_s = statistics.median(measured)
-        sample = self.bundle.test.subset(slice(0, EVAL_BATCH))
-        t = time.perf_counter()
-        self.evaluate_split(sample)
-        per_image = (time.perf_counter() - t) / max(1, len(sample))
-        eval_images = len(self.bundle.test) + (len(self.bundle.val) if self.bundle.val else 0)
-        t = time.perf_counter()
-        if self.dist.is_main:
-            save_checkpoint(self.ckpt_dir / "calibration.pt", self.state_dict())
-            (self.ckpt_dir / "calibration.pt").unlink()
-        eval_s = per_image * eval_images + (time.perf_counter() - t)
-        final_s = per_image * len(self.bundle.test) * (2 if self.recipe.tta_flip else 1) + 3.0
-        # Put everything back: the measured steps must not change the run.
-        self.model.load_state_dict(snapshot)
-        self.optimizer = optimizer
-        self.warmup = ErrorWarmup.for_recipe(self.recipe, weighted_depth(self.model))
-        if self.ema is not None:
-            self.ema = ModelEma(self.model, self.recipe.ema)
-        set_rng_state(rng)
-        # Rank 0's measurements decide, so that every rank follows one plan.
-        measured = self.dist.broadcast((time.perf_counter() - started, step_s, eval_s, final_s))
-        return budget_mod.plan_for_budget(budget_s, *measured, self.loader_len)
-
     # ---------------------------------------------------------------- loop
     def run(self, progress: Progress, log: MetricsLog) -> None:
-        spe, total = self.loader_len, self.plan.total_steps
-        last_save = time.perf_counter()
-        while self.step < total:
+        spe = self.loader_len
+        replan_every = max(1, spe // REPLAN_SPLIT)
+        last_save = now()
+        while self.step < self.plan.total_steps:
             epoch, start = divmod(self.step, spe)
             for x, y in self.loader.iter_from(epoch, start):
-                t = time.perf_counter()
+                t = now()
                 loss, correct, count = self.train_step(x, y, epoch)
-                dt = time.perf_counter() - t
+                dt = now() - t
                 self.step += 1
                 c = self.counters
                 c["loss_sum"] += loss * count
@@ -263,41 +265,68 @@ class _Trainer:
                 c["seconds"] += dt
                 self.elapsed += dt
                 progress.update(self.step, epoch, c)
-                if self.step == total or self.step % spe == 0:
+                self.pace.add_step(now() - t)
+                if self.step >= self.plan.total_steps or self.step % spe == 0:
                     break
+                # Re-plan before a checkpoint, so that a resumed run starts from this decision.
+                if self.step % replan_every == 0:
+                    self.replan(progress)
+                    if self.step >= self.plan.total_steps:
+                        break
                 due_steps = self.checkpoint_steps and self.step % self.checkpoint_steps == 0
                 due_time = (self.checkpoint_seconds
-                            and time.perf_counter() - last_save >= self.checkpoint_seconds)
+                            and now() - last_save >= self.checkpoint_seconds)
                 if due_steps or due_time:
                     self.save()
-                    last_save = time.perf_counter()
+                    last_save = now()
             self.end_epoch(epoch, progress, log)
-            last_save = time.perf_counter()
+            last_save = now()
+
+    def replan(self, progress: Progress) -> None:
+        """Re-fit a budgeted plan to the measured pace (rank 0 decides for every rank)."""
+        plan = self.plan
+        if plan.budget_seconds <= 0:
+            return
+        if self.dist.is_main:
+            pace = self.pace
+            budget_mod.replan_for_budget(plan, self.step, pace.used(),
+                                         pace.step_seconds(plan.step_seconds),
+                                         pace.eval_s, pace.final_seconds())
+        self.plan = self.dist.broadcast(plan)
+        progress.retarget(self.plan.total_steps)
 
     def end_epoch(self, epoch: int, progress: Progress, log: MetricsLog) -> None:
-        t = time.perf_counter()
+        t = now()
         c = self.counters
         row: dict[str, Any] = {
             "epoch": epoch + 1, "step": self.step,
-            "lr": lr_at(self.recipe, self.step - 1, self.plan.total_steps, self.warmup),
+            "lr": self.lr_for(self.step - 1),
             "train_loss": c["loss_sum"] / max(1, c["seen"]),
             "train_acc": c["correct"] / max(1, c["seen"]),
             "epoch_seconds": c["seconds"],
             "images_per_second": c["seen"] / c["seconds"] if c["seconds"] else None,
         }
-        for split in ("val", "test"):
-            ds = getattr(self.bundle, split)
-            if ds is not None:
-                ev = self.evaluate_split(ds)
-                row[f"{split}_loss"], row[f"{split}_acc"] = ev.loss, ev.top1
-        self.elapsed += time.perf_counter() - t
+        if self.plan.eval_each_epoch:
+            for split in ("val", "test"):
+                ds = getattr(self.bundle, split)
+                if ds is not None:
+                    ev = self.evaluate_split(ds)
+                    row[f"{split}_loss"], row[f"{split}_acc"] = ev.loss, ev.top1
+            self.pace.eval_s = now() - t
+            evaluated = len(self.bundle.test) + (len(self.bundle.val) if self.bundle.val else 0)
+            passes = 2 if self.fitted.tta_flip else 1
+            self.pace.final_eval_s = self.pace.eval_s * passes * len(self.bundle.test) / evaluated
+        self.elapsed += now() - t
         row["elapsed_seconds"] = self.elapsed
         self.history.append(row)
         self.counters = {"loss_sum": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
         metric = "val_acc" if self.bundle.val is not None else "test_acc"
-        improved = self.best["value"] is None or row[metric] > self.best["value"]
+        improved = row.get(metric) is not None and (
+            self.best["value"] is None or row[metric] > self.best["value"])
         if improved:
             self.best = {"metric": metric, "value": row[metric], "epoch": epoch + 1}
+        if not self.finished:
+            self.replan(progress)  # before the save: a resumed run continues from this decision
         self.save()
         if improved and self.dist.is_main:
             save_checkpoint(self.ckpt_dir / "best.pt", {
@@ -305,28 +334,50 @@ class _Trainer:
                 "metric": metric, "value": row[metric], "recipe": self.recipe.to_dict()})
         log.append(row)
         progress.epoch_done(row, self.plan.epochs)
+        if epoch == 0 and self.plan.segment == 0:
+            self.warn_if_diverging(row)
+
+    def warn_if_diverging(self, row: dict[str, Any]) -> None:
+        """One line when the first epoch's loss ended above its first step's: the usual sign of
+        a learning rate too high for the run (the run goes on; the user decides)."""
+        first, mean = self.first_loss, row["train_loss"]
+        if first is None or not mean > first or not self.dist.is_main:
+            return
+        peak = self.fitted.lr
+        print(f"warning: the training loss rose during the first epoch ({first:.3f} -> "
+              f"{mean:.3f}); the peak learning rate {peak:g} is too high for this run - lower "
+              f"it, e.g. --lr {peak / 4:g}, or lengthen the warm-up with --set warmup_frac=0.3",
+              file=sys.stderr, flush=True)
 
 
-def train(model: nn.Module | str, bundle, recipe: str | Recipe = "he2016",
+def train(model: nn.Module | str, bundle, recipe: str | Recipe | None = None,
           out_dir: str | Path | None = None, *, overrides: dict[str, Any] | None = None,
           epochs: int | None = None, batch_size: int | None = None,
           time_budget: float | None = None, device: str | torch.device | None = None,
           precision: str | None = None, channels_last: bool | None = None,
           compile: bool = False, seed: int = 0,
           deterministic: bool = False, overwrite: bool = False, resume: bool = False,
+          more_epochs: int | None = None, total_epochs: int | None = None,
           checkpoint_steps: int = 0, checkpoint_seconds: float = 60.0, quiet: bool = False,
           data_spec: dict[str, Any] | None = None, sync_bn: bool | None = None,
           resume_if_exists: bool = False) -> Run:
     """Train ``model`` on ``bundle`` (a :class:`resnetlab.data.DataBundle`) with ``recipe``.
 
     ``model`` is a module or a registered name (built for the bundle's classes and channels).
-    The run directory gets ``config.json``, ``metrics.csv``, TensorBoard events,
-    ``checkpoints/last.pt`` + ``best.pt``, ``model.safetensors`` + ``model.json`` and
-    ``curves.png``; an existing non-empty one is refused unless ``overwrite``, or continued
-    from its last checkpoint with ``resume=True``. ``time_budget`` (seconds, counted from this
-    call) replaces the recipe's length with as many steps as fit; given together with
-    ``epochs``, the run takes ``epochs`` or as many steps as fit, whichever is fewer. Raises
-    :class:`TrainingDiverged` when the loss stops being finite.
+    ``recipe`` is a :class:`Recipe` or a name; by default (and for a name) the dataset's
+    defaults apply exactly as in ``resnetlab train`` (``fast``, fitted to the run's length).
+    The run directory gets ``config.json`` (with the data source, so the run resumes from its
+    directory alone), ``metrics.csv``, TensorBoard events, ``checkpoints/last.pt`` +
+    ``best.pt``, ``model.safetensors`` + ``model.json`` and ``curves.png``; an existing
+    non-empty one is refused unless ``overwrite``, or continued from its last checkpoint with
+    ``resume=True``. ``time_budget`` (seconds, counted from this call) replaces the recipe's
+    length: the schedule is re-fitted to the measured speed as the run goes, so it ends inside
+    ``[0.95, 1] x time_budget``; given together with ``epochs``, the run takes ``epochs`` or
+    as many steps as fit, whichever is fewer. With ``resume=True``, ``total_epochs`` (a new
+    total) or ``more_epochs`` lengthens the run: a finished run gets a new warm-up and decay phase,
+    an unfinished one stretches the rest of its schedule; a finished run resumed without them
+    changes nothing (``Run.already_finished``). Raises :class:`TrainingDiverged` when the loss
+    stops being finite.
 
     Under ``torchrun`` every process runs this same call (see docs/distributed.md): the
     recipe's batch is the global batch, split over the processes; ``sync_bn`` synchronises
@@ -334,10 +385,17 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe = "he2016",
     only rank 0 prints and writes. ``resume_if_exists`` continues ``out_dir`` when it has a
     checkpoint and starts it otherwise; a torchrun restart does so by itself.
     """
-    started = time.perf_counter()
-    recipe = resolve_recipe(recipe, overrides, epochs, batch_size)
+    from resnetlab.train.defaults import resolve_for_data
+
+    started = now()
+    extend = _extension(resume, total_epochs, more_epochs)
+    # a resumed run's length is in its checkpoint: no default length is filled in
+    recipe, epochs, time_budget = resolve_for_data(bundle.name, recipe, overrides, epochs,
+                                                   batch_size, time_budget,
+                                                   default_length=not resume)
     dist = setup(device)
-    dist.local_batch_size(recipe.batch_size)  # fail before any file is touched
+    # fail before any file is touched
+    dist.local_batch_size(fit_batch_size(recipe, len(bundle.train), dist.world_size))
     if time_budget is not None and time_budget <= 0:
         raise ConfigError(f"--time-budget must be > 0 seconds, got {time_budget:g}")
     if time_budget is None and not (recipe.epochs or recipe.iterations):
@@ -350,6 +408,7 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe = "he2016",
 
         model = create_model(model, num_classes=bundle.num_classes, in_chans=bundle.input_size[0])
     name = getattr(model, "variant_name", None) or type(model).__name__.lower()
+    data_spec = data_spec or bundle.source or {"name": bundle.name}
     if not resume:
         action = dist.on_main(restart_action, out_dir, resume_if_exists)
         resume, overwrite = action == "resume", overwrite or action == "replace"
@@ -371,13 +430,17 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe = "he2016",
     trainer = _Trainer(model, bundle, recipe, run_dir, seed=seed, where=where,
                        checkpoint_steps=checkpoint_steps,
                        checkpoint_seconds=checkpoint_seconds, quiet=quiet, dist=dist,
-                       sync_bn=sync_bn)
+                       sync_bn=sync_bn, started=started)
     if resume:
-        if dist.is_main:
-            remove_stale_temp_files(trainer.ckpt_dir)
         # Rank 0 reads and broadcasts it (CPU tensors), so other nodes need no shared disk.
         trainer.load_state_dict(dist.on_main(load_checkpoint, trainer.ckpt_dir / "last.pt",
                                              "cpu" if dist.enabled else where.device))
+        if extend is None and trainer.finished:
+            return _already_finished(trainer)
+        if dist.is_main:
+            remove_stale_temp_files(trainer.ckpt_dir)
+        if extend is not None:
+            _lengthen(trainer, *extend)
     else:
         dist.on_main(write_config, run_dir, run_config(
             model, bundle, recipe, where, data_spec=data_spec, seed=seed,
@@ -386,24 +449,83 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe = "he2016",
             threads=torch.get_num_threads(), **launch_settings(dist, sync_bn)))
         if dist.is_main:
             trainer.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        fixed = budget_mod.plan_from_recipe(recipe, trainer.loader_len) if (
+            time_budget is None or epochs is not None) else None
         if time_budget is not None:
-            trainer.plan = trainer.calibrate(time_budget, started)
-            fixed = budget_mod.plan_from_recipe(recipe, trainer.loader_len)
-            if epochs is not None and fixed.total_steps <= trainer.plan.total_steps:
-                trainer.plan = fixed  # explicit epochs + budget: whichever is shorter
+            from resnetlab.train.calibrate import calibrate
+
+            # explicit epochs + budget: whichever is shorter
+            trainer.plan = calibrate(trainer, time_budget, fixed.total_steps if fixed else 0)
         else:
-            trainer.plan = budget_mod.plan_from_recipe(recipe, trainer.loader_len)
+            trainer.plan = fixed
+        trainer.fit_to(trainer.plan.total_steps)
         trainer.save()  # step 0: a run killed from here on can be resumed
     log = MetricsLog(run_dir, trainer.history) if dist.is_main else NullLog()
-    progress = Progress(trainer.plan.total_steps, trainer.step, recipe.batch_size,
+    progress = Progress(trainer.plan.total_steps, trainer.step, trainer.batch_size,
                         quiet=quiet or not dist.is_main)
     try:
         trainer.run(progress, log)
-        metrics = finish_run(trainer, name, data_spec or {"name": bundle.name})
+        metrics = finish_run(trainer, name, data_spec)
     finally:
         progress.close()
         log.close()
-    return Run(run_dir=run_dir, final=run_dir / "model.safetensors",
-               best=trainer.ckpt_dir / "best.pt" if (trainer.ckpt_dir / "best.pt").is_file()
-               else None, last=trainer.ckpt_dir / "last.pt", metrics=metrics,
-               history=trainer.history)
+    return _result(trainer, metrics)
+
+
+def _extension(resume: bool, epochs: int | None, more: int | None) -> tuple[str, int] | None:
+    """``("to", N)`` / ``("more", K)`` for a resumed run asked to be longer, else None."""
+    if more is not None:
+        if not resume:
+            raise ConfigError("--more-epochs lengthens an existing run: use it with --resume")
+        if epochs is not None:
+            raise ConfigError("give --epochs N (new total) or --more-epochs K, not both")
+        if more < 1:
+            raise ConfigError(f"--more-epochs must be >= 1, got {more}")
+        return ("more", int(more))
+    if resume and epochs is not None:
+        if epochs < 1:
+            raise ConfigError(f"--epochs must be >= 1, got {epochs}")
+        return ("to", int(epochs))
+    return None
+
+
+def _lengthen(trainer: _Trainer, how: str, epochs: int) -> None:
+    """Make a resumed run longer: a finished one gets a new schedule segment (warm-up and
+    decay again, fitted to the added length), an unfinished one stretches what is left."""
+    spe, step, plan = trainer.loader_len, trainer.step, trainer.plan
+    target = step + epochs * spe if how == "more" else epochs * spe
+    if target <= step:
+        done = step / spe
+        raise ConfigError(
+            f"the run has already trained {done:g} epochs; ask for more (--epochs N with "
+            f"N > {done:g}, or --more-epochs K)"
+        )
+    if trainer.finished:
+        plan.extend(step, target)
+        trainer.fit_to(target - step)
+    else:
+        plan.retarget(step, target)
+        plan.source, plan.budget_seconds, plan.cap_steps = "epochs", 0.0, 0
+
+
+def _already_finished(trainer: _Trainer) -> Run:
+    """The result of a finished run, read back without writing anything."""
+    import json
+
+    meta_path = trainer.run_dir / "model.json"
+    metrics: dict[str, Any] = {}
+    if meta_path.is_file():
+        try:
+            metrics = dict(json.loads(meta_path.read_text()).get("metrics") or {})
+        except (OSError, ValueError, AttributeError):
+            metrics = {}
+    run = _result(trainer, metrics)
+    run.already_finished = True
+    return run
+
+
+def _result(trainer: _Trainer, metrics: dict[str, Any]) -> Run:
+    best = trainer.ckpt_dir / "best.pt"
+    return Run(run_dir=trainer.run_dir, final=trainer.run_dir / "model.safetensors",
+               best=best if best.is_file() else None, last=trainer.ckpt_dir / "last.pt",
+               metrics=metrics, history=trainer.history)

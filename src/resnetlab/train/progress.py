@@ -42,6 +42,15 @@ class Progress:
         )
         self.bar.update(step - self.bar.n)
 
+    def retarget(self, total_steps: int) -> None:
+        """A re-planned run has a new end: the bar and the ETA follow it."""
+        if total_steps == self.total:
+            return
+        self.total = total_steps
+        if self.bar is not None:
+            self.bar.total = total_steps
+            self.bar.refresh()
+
     def epoch_done(self, row: dict, epochs: int) -> None:
         if self.quiet:
             return

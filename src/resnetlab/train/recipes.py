@@ -61,6 +61,10 @@ class Recipe:
     cutout: int = 0
     val_size: float = 0.0
     image_size: int = 0
+    # fitting to the run (resnetlab.train.fit): fields left to the length rules, and the
+    # fields set explicitly that those rules must not touch
+    adapt: bool = False
+    pinned: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.validate()
@@ -74,7 +78,8 @@ class Recipe:
             (0 <= self.momentum < 1, "momentum", "in [0, 1)"),
             (not self.nesterov or self.momentum > 0, "nesterov", "used with momentum > 0"),
             (self.weight_decay >= 0, "weight_decay", ">= 0"),
-            (self.batch_size >= 1, "batch_size", ">= 1"),
+            (self.batch_size >= 1 or (self.adapt and self.batch_size == 0), "batch_size",
+             ">= 1 (or 0, automatic, in an adaptive recipe)"),
             (self.epochs >= 0, "epochs", ">= 1"),
             (self.iterations >= 0, "iterations", ">= 1"),
             (all(0 < m < 1 for m in self.milestones), "milestones", "fractions in (0, 1)"),
@@ -111,7 +116,7 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Recipe:
         """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
-        return with_overrides(cls(), {k: v for k, v in data.items()})
+        return with_overrides(cls(), {k: v for k, v in data.items()}, pin=False)
 
     def with_length(self, *, epochs: int = 0, iterations: int = 0) -> Recipe:
         """A copy trained for ``epochs`` or ``iterations`` (the other is cleared)."""
@@ -149,25 +154,26 @@ HE2016 = Recipe(
 
 FAST = Recipe(
     name="fast",
-    summary="short modern schedule for small budgets: Nesterov SGD, linear warm-up then linear "
-    "decay, label smoothing, weight EMA and flip TTA",
-    lr=0.4,
+    summary="modern schedule fitted to the run's length (resnetlab.train.fit): Nesterov SGD, "
+    "linear warm-up then linear decay, label smoothing, weight EMA, flip TTA",
+    lr=0.2,
     momentum=0.9,
     nesterov=True,
     weight_decay=5e-4,
     decay_norm_and_bias=False,
-    batch_size=128,
+    batch_size=0,
     epochs=30,
     iterations=0,
     schedule="linear",
     milestones=(),
-    warmup_frac=0.15,
+    warmup_frac=0.2,
     label_smoothing=0.2,
     ema=0.99,
     tta_flip=True,
     pad=4,
     flip=True,
     val_size=0,
+    adapt=True,
 )
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (HE2016, FAST)}
@@ -196,7 +202,7 @@ def _coerce(name: str, raw: Any, annotation: Any) -> Any:
         if hint is float and isinstance(raw, int) and not isinstance(raw, bool):
             return float(raw)
         if typing.get_origin(hint) is tuple:
-            return tuple(float(v) for v in raw)
+            return tuple(_item_type(hint)(v) for v in raw)
         return raw
     text = raw.strip()
     try:
@@ -210,14 +216,19 @@ def _coerce(name: str, raw: Any, annotation: Any) -> Any:
         if hint is float:
             return float(text)
         if typing.get_origin(hint) is tuple:
-            parts = [p for p in text.strip("()[]").split(",") if p.strip()]
-            return tuple(float(p) for p in parts)
+            parts = [p.strip() for p in text.strip("()[]").split(",") if p.strip()]
+            return tuple(_item_type(hint)(p) for p in parts)
     except ValueError:
         raise ConfigError(
             f"recipe field {name} expects {getattr(hint, '__name__', hint)}, got {raw!r}; "
             f"e.g. --set {name}={_example(hint)}"
         ) from None
     return text
+
+
+def _item_type(hint: Any) -> type:
+    """``float`` for ``tuple[float, ...]``, ``str`` for ``tuple[str, ...]``."""
+    return typing.get_args(hint)[0]
 
 
 def _example(hint: Any) -> str:
@@ -235,11 +246,13 @@ def parse_assignments(pairs: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def with_overrides(recipe: Recipe, overrides: Mapping[str, Any]) -> Recipe:
+def with_overrides(recipe: Recipe, overrides: Mapping[str, Any], pin: bool = True) -> Recipe:
     """A copy of ``recipe`` with fields replaced; values may be strings (from the CLI).
 
     Unknown field names raise :class:`ConfigError` listing the valid ones. Setting ``epochs``
-    clears ``iterations`` and vice versa, so the run length is never ambiguous.
+    clears ``iterations`` and vice versa, so the run length is never ambiguous. In an adaptive
+    recipe the replaced fields are *pinned* (unless ``pin=False``): the length rules of
+    :mod:`resnetlab.train.fit` leave them as given.
     """
     valid = field_names()
     unknown = [k for k in overrides if k not in valid]
@@ -257,6 +270,11 @@ def with_overrides(recipe: Recipe, overrides: Mapping[str, Any]) -> Recipe:
         values["iterations"] = 0
     if values.get("iterations") and "epochs" not in values:
         values["epochs"] = 0
+    if pin and "pinned" not in values:
+        meta = ("name", "summary", "adapt", "pinned", "epochs", "iterations")
+        new = [k for k in values if k not in meta and k not in recipe.pinned]
+        if new:
+            values["pinned"] = tuple(recipe.pinned) + tuple(new)
     try:
         return replace(recipe, **values)
     except TypeError as exc:  # a value of a type replace() cannot take

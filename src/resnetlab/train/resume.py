@@ -16,22 +16,42 @@ def val_size_arg(value: float) -> int | float:
     return int(value) if value >= 1 or value == 0 else float(value)
 
 
-def load_bundle(data_spec: dict[str, Any], recipe: Recipe, seed: int):
-    """Load the data a run trains on: ``data_spec`` has ``name`` and optionally ``root`` and
-    ``image_size``; the validation split comes from the recipe, drawn with ``seed``."""
+def load_bundle(data_spec: dict[str, Any], recipe: Recipe, seed: int,
+                data_dir: str | Path | None = None):
+    """Load the data a run trains on from its recorded source (``name``, ``root``,
+    ``image_size``, ``val_size``, ``seed``, ``val_dir``, ``strict``; see
+    :attr:`resnetlab.data.DataBundle.source`). ``data_dir`` replaces the recorded root (data
+    moved since). Older records without ``val_size``/``seed`` take them from the recipe and
+    ``seed``."""
     from resnetlab.data import load
+    from resnetlab.errors import DataError
 
+    root = str(Path(data_dir).expanduser().resolve()) if data_dir else data_spec.get("root")
     size = data_spec.get("image_size") or recipe.image_size or None
-    return load(data_spec["name"], data_spec.get("root"), val_size=val_size_arg(recipe.val_size),
-                image_size=size, seed=seed)
+    if isinstance(size, list):
+        size = tuple(size)
+    val_size = data_spec["val_size"] if "val_size" in data_spec else val_size_arg(recipe.val_size)
+    if root and not Path(root).exists():
+        raise DataError(
+            f"the run's data directory {root} does not exist any more; pass the data's new "
+            "place with --data-dir DIR (data_dir=DIR in Python)"
+        )
+    return load(data_spec["name"], root, val_size=val_size, image_size=size,
+                seed=int(data_spec.get("seed", seed)), val_dir=data_spec.get("val_dir"),
+                strict=bool(data_spec.get("strict", False)))
 
 
 def resume(run_dir: str | Path, *, quiet: bool = False, device: str | None = None,
-           threads: int | None = None) -> Run:
+           threads: int | None = None, data_dir: str | Path | None = None,
+           epochs: int | None = None, more_epochs: int | None = None) -> Run:
     """Finish the run in ``run_dir`` from ``checkpoints/last.pt`` with its own settings.
 
-    The run's own CPU thread count is used unless ``threads`` is given: on CPU the reduction
-    order, hence the last bits of the weights, can depend on it.
+    Everything comes from the run directory, the data's source included; ``data_dir``
+    replaces the recorded data directory. ``epochs`` (new total) or ``more_epochs`` lengthen
+    the run (a finished one gets a new warm-up and decay phase); a finished run resumed without
+    them is left untouched and returned with ``already_finished=True``. The run's own CPU
+    thread count is used unless ``threads`` is given: on CPU the reduction order, hence the
+    last bits of the weights, can depend on it.
     """
     import torch
 
@@ -54,7 +74,7 @@ def resume(run_dir: str | Path, *, quiet: bool = False, device: str | None = Non
         torch.set_num_threads(int(threads or config["threads"]))
     recipe = Recipe.from_dict(config["recipe"])
     seed = int(config.get("seed", 0))
-    bundle = load_bundle(config["data"], recipe, seed)
+    bundle = load_bundle(config["data"], recipe, seed, data_dir)
     model = create_model(spec["name"], **spec.get("kwargs", {}))
     return train(
         model, bundle, recipe, run_dir, resume=True, seed=seed,
@@ -63,5 +83,5 @@ def resume(run_dir: str | Path, *, quiet: bool = False, device: str | None = Non
         deterministic=bool(config.get("deterministic", False)),
         checkpoint_steps=int(config.get("checkpoint_steps", 0)),
         checkpoint_seconds=float(config.get("checkpoint_seconds", 60.0)),
-        quiet=quiet, data_spec=config["data"],
+        quiet=quiet, data_spec=config["data"], total_epochs=epochs, more_epochs=more_epochs,
     )

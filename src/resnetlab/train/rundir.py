@@ -32,6 +32,7 @@ class Run:
     last: Path
     metrics: dict[str, Any] = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
+    already_finished: bool = False  # resumed without lengthening: nothing was trained or written
 
     @property
     def test_accuracy(self) -> float | None:

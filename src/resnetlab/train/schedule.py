@@ -17,25 +17,35 @@ from resnetlab.train.recipes import Recipe
 ERROR_WINDOW = 40
 
 
-def base_lr(recipe: Recipe, step: int, total_steps: int) -> float:
-    """The scheduled learning rate for optimizer step ``step`` (0-based) of ``total_steps``."""
+def scheduled_lr(recipe: Recipe, start: float, end: float) -> float:
+    """The learning rate of a step that moves the schedule's progress from ``start`` to ``end``.
+
+    Progress runs from 0 to 1 over a schedule; the loop advances it by ``1 / steps`` of the
+    current plan, so when a time budget is re-planned the schedule stretches or shrinks from
+    where it is, without a jump in the learning rate. Warm-up ramps linearly by the step's end
+    (not 0) so the very first step already moves.
+    """
     peak = recipe.lr
-    warmup = int(round(recipe.warmup_frac * total_steps))
-    if step < warmup:
-        # Linear warm-up from peak/warmup (not 0) so the very first step already moves.
-        return peak * (step + 1) / warmup
+    w = recipe.warmup_frac
+    if w > 0 and start < w:
+        return peak * min(1.0, end / w)
     if recipe.schedule == "constant":
         return peak
     if recipe.schedule == "step":
-        passed = sum(step >= round(m * total_steps) for m in recipe.milestones)
+        # A tiny tolerance: progress accumulated over re-plans is a float.
+        passed = sum(start >= m - 1e-12 for m in recipe.milestones)
         return peak * recipe.gamma**passed
-    span = max(1, total_steps - warmup)
-    progress = min(1.0, (step - warmup) / span)
+    progress = min(1.0, max(0.0, (start - w) / (1.0 - w)))
     final = peak * recipe.final_lr_frac
     if recipe.schedule == "cosine":
         return final + (peak - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
     # linear: after warm-up this is the triangular / one-cycle shape
     return peak + (final - peak) * progress
+
+
+def base_lr(recipe: Recipe, step: int, total_steps: int) -> float:
+    """The scheduled learning rate for step ``step`` (0-based) of a fixed ``total_steps``."""
+    return scheduled_lr(recipe, step / total_steps, (step + 1) / total_steps)
 
 
 @dataclass
@@ -81,11 +91,10 @@ class ErrorWarmup:
             setattr(self, key, value)
 
 
-def lr_at(recipe: Recipe, step: int, total_steps: int, warmup: ErrorWarmup) -> float:
-    """The learning rate actually used at ``step``: the error warm-up overrides the schedule."""
-    if warmup.active:
-        return min(recipe.warmup_lr, base_lr(recipe, step, total_steps))
-    return base_lr(recipe, step, total_steps)
+def lr_at(recipe: Recipe, start: float, end: float, warmup: ErrorWarmup) -> float:
+    """The learning rate actually used: the error warm-up (he2016) overrides the schedule."""
+    lr = scheduled_lr(recipe, start, end)
+    return min(recipe.warmup_lr, lr) if warmup.active else lr
 
 
 def weighted_depth(model) -> int:
