@@ -21,6 +21,7 @@ import torch
 from resnetlab.data import load
 from resnetlab.models import create_model
 from resnetlab.train import loop
+from resnetlab.train.trainer import Trainer
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 # Write-like audit events and the position of the path written to in their arguments.
@@ -109,7 +110,7 @@ def main() -> None:
     bundle = load("digits", image_size=8)
     model = tiny_model(args.seed, args.float64)
     losses: list[float] = []
-    original = loop._Trainer.train_step
+    original = Trainer.train_step
 
     def recording_step(trainer, x, y, epoch):
         if rank == 0 and trainer.step == args.snapshot_step:
@@ -119,7 +120,7 @@ def main() -> None:
         losses.append(result[0])
         return result
 
-    loop._Trainer.train_step = recording_step
+    Trainer.train_step = recording_step
     writes = watch_writes(args.out.resolve())
     run = loop.train(model, bundle, out_dir=args.out.resolve(), sync_bn=args.sync_bn,
                      **train_kwargs(args))

@@ -26,6 +26,7 @@ from safetensors.torch import load_file
 
 from resnetlab.data import load
 from resnetlab.train import loop
+from resnetlab.train.trainer import Trainer
 
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
@@ -83,21 +84,21 @@ def single(tmp_path_factory):
     mkldnn = torch.backends.mkldnn.enabled
     worker.comparable_kernels()
     losses: list[float] = []
-    original = loop._Trainer.train_step
+    original = Trainer.train_step
 
     def recording_step(trainer, x, y, epoch):
         result = original(trainer, x, y, epoch)
         losses.append(result[0])
         return result
 
-    loop._Trainer.train_step = recording_step
+    Trainer.train_step = recording_step
     try:
         model = worker.tiny_model(SETTINGS.seed, float64=True)
         run = loop.train(model, load("digits", image_size=8),
                          out_dir=tmp_path_factory.mktemp("single") / "run",
                          **worker.train_kwargs(SETTINGS))
     finally:
-        loop._Trainer.train_step = original
+        Trainer.train_step = original
         torch.set_num_threads(threads)
         torch.backends.mkldnn.enabled = mkldnn
     return losses, model.state_dict(), run

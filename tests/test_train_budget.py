@@ -16,7 +16,8 @@ from resnetlab.models import create_model
 from resnetlab.train import budget as budget_mod
 from resnetlab.train import pace
 from resnetlab.train.checkpoint import load_checkpoint
-from resnetlab.train.loop import _Trainer, train
+from resnetlab.train.loop import train
+from resnetlab.train.trainer import Trainer
 
 STEP_S = 0.05  # virtual seconds per training step before the change
 EVAL_S = 0.2  # virtual seconds per evaluation pass
@@ -53,7 +54,7 @@ class VirtualMachine:
         return self.t
 
     def install(self, monkeypatch) -> None:
-        step, evaluate = _Trainer.train_step, _Trainer.evaluate_split
+        step, evaluate = Trainer.train_step, Trainer.evaluate_split
         vm = self
 
         def timed_step(trainer, x, y, epoch):
@@ -70,8 +71,8 @@ class VirtualMachine:
             return evaluate(trainer, ds, tta)
 
         monkeypatch.setattr(pace, "CLOCK", self.clock)
-        monkeypatch.setattr(_Trainer, "train_step", timed_step)
-        monkeypatch.setattr(_Trainer, "evaluate_split", timed_eval)
+        monkeypatch.setattr(Trainer, "train_step", timed_step)
+        monkeypatch.setattr(Trainer, "evaluate_split", timed_eval)
 
 
 KW = dict(recipe="fast", batch_size=64, quiet=True, checkpoint_seconds=0.0)

@@ -14,7 +14,7 @@ from resnetlab.errors import CheckpointError, ConfigError
 from resnetlab.models import create_model
 from resnetlab.train import TrainingDiverged, evaluate, train
 from resnetlab.train.checkpoint import load_checkpoint
-from resnetlab.train.loop import _Trainer
+from resnetlab.train.trainer import Trainer
 
 CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-subset"
 
@@ -92,7 +92,7 @@ def test_checkpoint_is_complete_and_loads_with_weights_only(tmp_path, digits):
 def test_interrupted_run_resumes_to_identical_weights(tmp_path, digits, monkeypatch):
     kw = _fast(overrides={"ema": 0.9})
     train(tiny(), digits, out_dir=tmp_path / "a", **kw)
-    original = _Trainer.train_step
+    original = Trainer.train_step
     calls = {"n": 0}
 
     def dying_step(self, *args):
@@ -101,10 +101,10 @@ def test_interrupted_run_resumes_to_identical_weights(tmp_path, digits, monkeypa
             raise KeyboardInterrupt
         return original(self, *args)
 
-    monkeypatch.setattr(_Trainer, "train_step", dying_step)
+    monkeypatch.setattr(Trainer, "train_step", dying_step)
     with pytest.raises(KeyboardInterrupt):
         train(tiny(), digits, out_dir=tmp_path / "b", checkpoint_steps=4, **kw)
-    monkeypatch.setattr(_Trainer, "train_step", original)
+    monkeypatch.setattr(Trainer, "train_step", original)
     assert load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["step"] == 28
     train(tiny(seed=123), digits, out_dir=tmp_path / "b", resume=True, **kw)
     a = load_file(tmp_path / "a" / "model.safetensors")

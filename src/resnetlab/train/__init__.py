@@ -12,10 +12,11 @@ import types
 
 from resnetlab.train.artifacts import load_trained
 from resnetlab.train.evaluate import Evaluation, evaluate
-from resnetlab.train.loop import TrainingDiverged, train
+from resnetlab.train.loop import train
 from resnetlab.train.recipes import RECIPES, Recipe, get_recipe, with_overrides
 from resnetlab.train.resume import resume
 from resnetlab.train.rundir import Run
+from resnetlab.train.trainer import TrainingDiverged
 
 __all__ = [
     "RECIPES",

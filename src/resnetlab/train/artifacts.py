@@ -130,9 +130,9 @@ def model_spec(model: torch.nn.Module) -> dict[str, Any]:
 
 
 def finish_run(trainer, name: str, data_spec: dict[str, Any]) -> dict[str, Any]:
-    """End of a training run (``trainer`` is the loop's ``_Trainer``): final evaluation (with
-    flip TTA if the recipe asks), ``model.safetensors`` + ``model.json`` and ``curves.png`` on
-    the main process; returns the final metrics."""
+    """End of a training run (``trainer`` is a :class:`~resnetlab.train.trainer.Trainer`):
+    final evaluation (with flip TTA if the recipe asks), ``model.safetensors`` +
+    ``model.json`` and ``curves.png`` on the main process; returns the final metrics."""
     from resnetlab.train.plots import plot_curves  # matplotlib: only needed once, at the end
 
     recipe, bundle = trainer.fitted, trainer.bundle

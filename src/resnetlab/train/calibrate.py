@@ -20,12 +20,12 @@ from resnetlab.train.pace import now
 from resnetlab.train.schedule import ErrorWarmup, weighted_depth
 
 if TYPE_CHECKING:
-    from resnetlab.train.loop import _Trainer
+    from resnetlab.train.trainer import Trainer
 
 MAX_STEPS = 20
 
 
-def calibrate(trainer: _Trainer, budget_s: float, cap_steps: int = 0) -> budget_mod.Plan:
+def calibrate(trainer: Trainer, budget_s: float, cap_steps: int = 0) -> budget_mod.Plan:
     """Measure ``trainer``'s speed and return the plan that fills ``budget_s``."""
     from resnetlab.train.plots import plot_curves  # imported here: its import is timed too
 

@@ -1,0 +1,335 @@
+"""One run's training state and steps: :class:`Trainer` (see :func:`resnetlab.train.train`).
+
+Everything the next step depends on (weights, optimizer and EMA state, the step counter, the
+plan and the measured pace, the warm-up switch, the per-epoch accumulators, every RNG) is in
+the checkpoint, and the data order and augmentation are functions of ``(seed, epoch, batch)``.
+So a CPU run killed at any moment and resumed from its last checkpoint ends with the same
+weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resnetlab.errors import CheckpointError, ConfigError, ResnetlabError
+from resnetlab.train import budget as budget_mod
+from resnetlab.train.checkpoint import (
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from resnetlab.train.distributed import (
+    SINGLE,
+    Dist,
+)
+from resnetlab.train.ema import ModelEma
+from resnetlab.train.evaluate import normalized_batches, predict_logits
+from resnetlab.train.fit import fit_batch_size, fit_recipe
+from resnetlab.train.metrics import MetricsLog
+from resnetlab.train.optim import build_optimizer, set_lr
+from resnetlab.train.pace import Pace, now
+from resnetlab.train.progress import Progress
+from resnetlab.train.recipes import Recipe
+from resnetlab.train.schedule import ErrorWarmup, lr_at, weighted_depth
+
+CHECKPOINT_VERSION = 1
+EVAL_BATCH = 500
+# How often (in steps, at most) a budgeted run re-fits its plan to the measured speed; it also
+# re-plans after every evaluation. Each re-plan is arithmetic (plus one broadcast under torchrun).
+REPLAN_SPLIT = 4
+
+
+class TrainingDiverged(ResnetlabError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+    exit_code = 3
+
+
+class Trainer:
+    """State and steps of one run (see :func:`train` for the arguments)."""
+
+    def __init__(self, model: nn.Module, bundle, recipe: Recipe, run_dir: Path, *, seed: int,
+                 where, checkpoint_steps: int, checkpoint_seconds: float, quiet: bool,
+                 dist: Dist = SINGLE, sync_bn: bool = False, started: float = 0.0) -> None:
+        from resnetlab.data import InMemoryLoader
+
+        self.recipe, self.run_dir, self.bundle, self.where = recipe, run_dir, bundle, where
+        batch_size = fit_batch_size(recipe, len(bundle.train), dist.world_size)
+        self.seed = seed
+        self.ckpt_dir = run_dir / "checkpoints"
+        self.checkpoint_steps, self.checkpoint_seconds = checkpoint_steps, checkpoint_seconds
+        self.quiet, self.dist = quiet, dist
+        self.model = model.to(where.device, memory_format=where.memory_format)
+        # self.net is the training forward (DDP under torchrun); self.model holds the weights.
+        self.model, self.net = dist.prepare(self.model, sync_bn)
+        if where.compile:
+            # Only the training forward is compiled; self.model keeps the plain module, so
+            # checkpoints, EMA and evaluation see the usual parameter names.
+            from resnetlab.hardware import require_compiler
+
+            require_compiler(where.device)
+            self.net = torch.compile(self.net)
+        self.loader = InMemoryLoader(
+            bundle.train, dist.local_batch_size(batch_size), shuffle=True,
+            drop_last=True, seed=seed, device=where.device, rank=dist.rank,
+            world_size=dist.world_size)
+        if len(self.loader) == 0:
+            raise ConfigError(
+                f"batch size {batch_size} is larger than the {len(bundle.train)} training "
+                "images; lower --batch-size"
+            )
+        self.batch_size = batch_size
+        self.optimizer = build_optimizer(self.model, recipe)
+        self.warmup = ErrorWarmup.for_recipe(recipe, weighted_depth(self.model))
+        self.ema: ModelEma | None = None
+        # A provisional fit (for calibration); fit_to(...) sets the one the run trains with.
+        self.fit_to(10 * self.loader_len)
+        self.step = 0
+        self.plan: budget_mod.Plan | None = None
+        self.pace = Pace(started=started)
+        self.counters = {"loss_sum": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        self.elapsed = 0.0  # training + evaluation seconds, summed over resumes
+        self.history: list[dict] = []
+        self.best: dict[str, Any] = {"metric": None, "value": None}
+        self.first_loss: float | None = None
+
+    def fit_to(self, total_steps: int) -> None:
+        """Fit the recipe to a schedule of ``total_steps`` and set augmentation and EMA to it."""
+        image_side = min(self.bundle.input_size[1:])
+        self.set_fitted(fit_recipe(self.recipe, total_steps, self.loader_len, image_side,
+                                   self.batch_size))
+
+    def set_fitted(self, fitted: Recipe) -> None:
+        from resnetlab.data import Augment
+
+        self.fitted = fitted
+        self.loader.augment = Augment(pad=fitted.pad, flip=fitted.flip, cutout=fitted.cutout
+                                      ).with_stats(self.bundle.train.mean, self.bundle.train.std)
+        if fitted.ema <= 0:
+            self.ema = None
+        elif self.ema is None:
+            self.ema = ModelEma(self.model, fitted.ema)
+        else:
+            self.ema.decay = fitted.ema
+
+    # ---------------------------------------------------------------- state
+    @property
+    def eval_model(self) -> nn.Module:
+        return self.ema.module if self.ema is not None else self.model
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "version": CHECKPOINT_VERSION,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "grad_scaler": None,  # bf16 needs no loss scaling
+            "step": self.step,
+            "epoch": self.step // self.loader_len,
+            "plan": self.plan.to_dict(),
+            "warmup": self.warmup.state_dict(),
+            "counters": dict(self.counters),
+            "elapsed": self.elapsed,
+            "history": list(self.history),
+            "best": dict(self.best),
+            "recipe": self.recipe.to_dict(),
+            "fitted": self.fitted.to_dict(),
+            "pace": self.pace.state_dict(),
+            "first_loss": self.first_loss,
+            "rng": rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("recipe") != self.recipe.to_dict():
+            raise CheckpointError(
+                "the checkpoint was written with a different recipe than the one given; resume "
+                "with the run's own settings ('resnetlab train --resume RUN_DIR')"
+            )
+        if state.get("fitted"):
+            self.set_fitted(Recipe.from_dict(state["fitted"]))
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.ema is not None:
+                self.ema.load_state_dict(state["ema"])
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            raise CheckpointError(
+                f"checkpoint does not fit this model ({first[:120]}); resume with the model "
+                "it was written for"
+            ) from None
+        self.step = int(state["step"])
+        self.plan = budget_mod.Plan.from_dict(state["plan"])
+        self.warmup.load_state_dict(state["warmup"])
+        self.counters = dict(state["counters"])
+        self.elapsed = float(state["elapsed"])
+        self.history = list(state["history"])
+        self.best = dict(state["best"])
+        self.pace.load_state_dict(state.get("pace"))
+        self.first_loss = state.get("first_loss")
+        set_rng_state(state["rng"])
+
+    @property
+    def loader_len(self) -> int:
+        return len(self.loader)
+
+    @property
+    def finished(self) -> bool:
+        return self.step >= self.plan.total_steps
+
+    def save(self, name: str = "last.pt") -> Path:
+        path = self.ckpt_dir / name
+        if self.dist.is_main:
+            t = now()
+            save_checkpoint(path, self.state_dict())
+            self.pace.save_s = now() - t
+        return path
+
+    # ---------------------------------------------------------------- steps
+    def train_step(self, x: torch.Tensor, y: torch.Tensor,
+                   epoch: int) -> tuple[float, int, int]:
+        """One optimizer step; returns ``(loss, number correct, images)`` of the global batch."""
+        lr = self.lr_for(self.step)
+        set_lr(self.optimizer, lr)
+        x = x.contiguous(memory_format=self.where.memory_format)
+        with self.where.autocast():
+            logits = self.net(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=self.fitted.label_smoothing)
+        correct = int((logits.detach().argmax(dim=1) == y).sum())
+        loss_value, correct, count = self.dist.batch_stats(loss.detach(), correct, y.shape[0])
+        if not math.isfinite(loss_value):
+            raise TrainingDiverged(
+                f"loss became {loss_value} at epoch {epoch + 1}, step {self.step + 1} "
+                f"(lr {lr:.4g}); the last good checkpoint {self.ckpt_dir / 'last.pt'} is kept - "
+                "lower the learning rate (--set lr=...) or use --precision fp32 and start again"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        self.warmup.update(count - correct, count)
+        if self.first_loss is None:
+            self.first_loss = loss_value
+        return loss_value, correct, count
+
+    def lr_for(self, step: int) -> float:
+        """The learning rate of optimizer step ``step`` under the current plan."""
+        plan = self.plan
+        return lr_at(self.fitted, plan.progress(step), plan.progress(step + 1), self.warmup)
+
+    def evaluate_split(self, ds, tta: bool = False):
+        part = self.dist.shard(ds)  # each rank evaluates its part; the metrics are reduced
+        batches = normalized_batches(part.images, EVAL_BATCH, ds.mean, ds.std, self.where)
+        logits = predict_logits(self.eval_model, batches, self.where, tta_flip=tta)
+        return self.dist.evaluation(logits, part.labels, ds.classes, tta=tta)
+
+    # ---------------------------------------------------------------- loop
+    def run(self, progress: Progress, log: MetricsLog) -> None:
+        spe = self.loader_len
+        replan_every = max(1, spe // REPLAN_SPLIT)
+        last_save = now()
+        while self.step < self.plan.total_steps:
+            epoch, start = divmod(self.step, spe)
+            for x, y in self.loader.iter_from(epoch, start):
+                t = now()
+                loss, correct, count = self.train_step(x, y, epoch)
+                dt = now() - t
+                self.step += 1
+                c = self.counters
+                c["loss_sum"] += loss * count
+                c["correct"] += correct
+                c["seen"] += count
+                c["seconds"] += dt
+                self.elapsed += dt
+                progress.update(self.step, epoch, c)
+                self.pace.add_step(now() - t)
+                if self.step >= self.plan.total_steps or self.step % spe == 0:
+                    break
+                # Re-plan before a checkpoint, so that a resumed run starts from this decision.
+                if self.step % replan_every == 0:
+                    self.replan(progress)
+                    if self.step >= self.plan.total_steps:
+                        break
+                due_steps = self.checkpoint_steps and self.step % self.checkpoint_steps == 0
+                due_time = (self.checkpoint_seconds
+                            and now() - last_save >= self.checkpoint_seconds)
+                if due_steps or due_time:
+                    self.save()
+                    last_save = now()
+            self.end_epoch(epoch, progress, log)
+            last_save = now()
+
+    def replan(self, progress: Progress) -> None:
+        """Re-fit a budgeted plan to the measured pace (rank 0 decides for every rank)."""
+        plan = self.plan
+        if plan.budget_seconds <= 0:
+            return
+        if self.dist.is_main:
+            pace = self.pace
+            budget_mod.replan_for_budget(plan, self.step, pace.used(),
+                                         pace.step_seconds(plan.step_seconds),
+                                         pace.eval_s, pace.final_seconds())
+        self.plan = self.dist.broadcast(plan)
+        progress.retarget(self.plan.total_steps)
+
+    def end_epoch(self, epoch: int, progress: Progress, log: MetricsLog) -> None:
+        t = now()
+        c = self.counters
+        row: dict[str, Any] = {
+            "epoch": epoch + 1, "step": self.step,
+            "lr": self.lr_for(self.step - 1),
+            "train_loss": c["loss_sum"] / max(1, c["seen"]),
+            "train_acc": c["correct"] / max(1, c["seen"]),
+            "epoch_seconds": c["seconds"],
+            "images_per_second": c["seen"] / c["seconds"] if c["seconds"] else None,
+        }
+        if self.plan.eval_each_epoch:
+            for split in ("val", "test"):
+                ds = getattr(self.bundle, split)
+                if ds is not None:
+                    ev = self.evaluate_split(ds)
+                    row[f"{split}_loss"], row[f"{split}_acc"] = ev.loss, ev.top1
+            self.pace.eval_s = now() - t
+            evaluated = len(self.bundle.test) + (len(self.bundle.val) if self.bundle.val else 0)
+            passes = 2 if self.fitted.tta_flip else 1
+            self.pace.final_eval_s = self.pace.eval_s * passes * len(self.bundle.test) / evaluated
+        self.elapsed += now() - t
+        row["elapsed_seconds"] = self.elapsed
+        self.history.append(row)
+        self.counters = {"loss_sum": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        metric = "val_acc" if self.bundle.val is not None else "test_acc"
+        improved = row.get(metric) is not None and (
+            self.best["value"] is None or row[metric] > self.best["value"])
+        if improved:
+            self.best = {"metric": metric, "value": row[metric], "epoch": epoch + 1}
+        if not self.finished:
+            self.replan(progress)  # before the save: a resumed run continues from this decision
+        self.save()
+        if improved and self.dist.is_main:
+            save_checkpoint(self.ckpt_dir / "best.pt", {
+                "model": self.eval_model.state_dict(), "epoch": epoch + 1, "step": self.step,
+                "metric": metric, "value": row[metric], "recipe": self.recipe.to_dict()})
+        log.append(row)
+        progress.epoch_done(row, self.plan.epochs)
+        if epoch == 0 and self.plan.segment == 0:
+            self.warn_if_diverging(row)
+
+    def warn_if_diverging(self, row: dict[str, Any]) -> None:
+        """One line when the first epoch's loss ended above its first step's: the usual sign of
+        a learning rate too high for the run (the run goes on; the user decides)."""
+        first, mean = self.first_loss, row["train_loss"]
+        if first is None or not mean > first or not self.dist.is_main:
+            return
+        peak = self.fitted.lr
+        print(f"warning: the training loss rose during the first epoch ({first:.3f} -> "
+              f"{mean:.3f}); the peak learning rate {peak:g} is too high for this run - lower "
+              f"it, e.g. --lr {peak / 4:g}, or lengthen the warm-up with --set warmup_frac=0.3",
+              file=sys.stderr, flush=True)
