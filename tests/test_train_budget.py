@@ -23,12 +23,7 @@ STEP_S = 0.05  # virtual seconds per training step before the change
 EVAL_S = 0.2  # virtual seconds per evaluation pass
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

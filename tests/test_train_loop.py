@@ -19,13 +19,7 @@ from resnetlab.train.trainer import Trainer
 CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-subset"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and a busy machine cannot stall it."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(in_chans: int = 1, seed: int = 0) -> torch.nn.Module:

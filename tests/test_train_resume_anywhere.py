@@ -23,12 +23,7 @@ from resnetlab.train.checkpoint import load_checkpoint
 KW = dict(recipe="fast", batch_size=16, quiet=True, epochs=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(seed: int = 0, classes: int = 10) -> torch.nn.Module:
