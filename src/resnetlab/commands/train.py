@@ -147,8 +147,7 @@ def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
     image_size = args.image_size or recipe.image_size or defaults.image_size
     data_spec = {"name": data, "root": str(Path(args.data_dir).resolve()) if args.data_dir
                  else None, "image_size": image_size}
-    bundle = load_bundle(data_spec, recipe, seed)
-    data_spec = bundle.source  # everything needed to load it again, for --resume
+    bundle = load_bundle(data_spec, recipe, seed)  # bundle.source is what the run records
     seed_everything(seed)  # the model's initial weights depend on the seed only
     model = create_model(args.model or defaults.model, num_classes=bundle.num_classes,
                          in_chans=bundle.input_size[0])
@@ -161,7 +160,7 @@ def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
         deterministic=bool(args.deterministic), overwrite=bool(args.overwrite),
         checkpoint_steps=args.checkpoint_steps or 0,
         checkpoint_seconds=60.0 if args.checkpoint_seconds is None else args.checkpoint_seconds,
-        quiet=args.quiet, data_spec=data_spec, sync_bn=bool(args.sync_bn),
+        quiet=args.quiet, sync_bn=bool(args.sync_bn),
         resume_if_exists=bool(args.resume_if_exists),
     )
 

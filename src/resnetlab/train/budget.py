@@ -15,7 +15,7 @@ continues from the decisions taken so far.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from resnetlab.errors import ConfigError
 from resnetlab.train.recipes import Recipe
@@ -70,12 +70,16 @@ class Plan:
         self.total_steps = total_steps
         self.replans += 1
 
-    def extend(self, step: int, total_steps: int) -> None:
-        """Start a new schedule segment at ``step`` that ends at ``total_steps``."""
-        self.segment += 1
-        self.segment_start = self.anchor_step = step
-        self.anchor_progress = 0.0
-        self.total_steps = int(total_steps)
+    def lengthen(self, step: int, total_steps: int, new_segment: bool) -> None:
+        """End at ``total_steps`` from now on, without a budget: a finished schedule starts a
+        new segment at ``step`` (warm-up and decay again), an unfinished one is stretched."""
+        if new_segment:
+            self.segment += 1
+            self.segment_start = self.anchor_step = step
+            self.anchor_progress = 0.0
+            self.total_steps = int(total_steps)
+        else:
+            self.retarget(step, total_steps)
         self.source, self.budget_seconds, self.cap_steps = "epochs", 0.0, 0
 
     def to_dict(self) -> dict:
@@ -123,36 +127,35 @@ def steps_that_fit(seconds: float, step: int, step_s: float, eval_s: float,
     return k
 
 
+def _end_that_fits(plan: Plan, step: int, used_s: float, step_s: float, eval_s: float,
+                   final_s: float) -> int:
+    """The last step of ``plan``'s budget from ``step``, ``used_s`` seconds into it."""
+    left = plan.budget_seconds * TARGET - used_s - final_s
+    per_eval = eval_s if plan.eval_each_epoch else 0.0
+    end = step + steps_that_fit(left, step, step_s, per_eval, plan.steps_per_epoch)
+    plan.step_seconds, plan.eval_seconds, plan.final_seconds = step_s, eval_s, final_s
+    return min(end, plan.cap_steps) if plan.cap_steps else end
+
+
 def plan_for_budget(budget_s: float, used_s: float, step_s: float, eval_s: float,
                     final_s: float, steps_per_epoch: int, cap_steps: int = 0) -> Plan:
     """The first plan of a budgeted run: as many steps as fit in what is left of the budget."""
-    left = budget_s * TARGET - used_s - final_s
-    steps = steps_that_fit(left, 0, step_s, eval_s, steps_per_epoch)
-    each_epoch = evaluations_between(0, steps, steps_per_epoch) * eval_s <= EVAL_SHARE * budget_s
-    if not each_epoch:
-        steps = steps_that_fit(left, 0, step_s, 0.0, steps_per_epoch)
-    if steps < 1:
+    plan = Plan(0, steps_per_epoch, "budget", budget_seconds=budget_s, cap_steps=cap_steps)
+    uncapped = replace(plan, cap_steps=0)
+    evals = evaluations_between(0, _end_that_fits(uncapped, 0, used_s, step_s, eval_s, final_s),
+                                steps_per_epoch)
+    plan.eval_each_epoch = evals * eval_s <= EVAL_SHARE * budget_s
+    plan.total_steps = _end_that_fits(plan, 0, used_s, step_s, eval_s, final_s)
+    if plan.total_steps < 1:
         raise ConfigError(
             f"a time budget of {budget_s:g} s leaves no time to train (one step takes "
             f"{step_s:.2f} s, evaluation {eval_s:.1f} s); raise --time-budget"
         )
-    if cap_steps:
-        steps = min(steps, cap_steps)
-    return Plan(steps, steps_per_epoch, "budget", budget_seconds=budget_s, cap_steps=cap_steps,
-                step_seconds=step_s, eval_seconds=eval_s, final_seconds=final_s,
-                eval_each_epoch=each_epoch)
+    return plan
 
 
 def replan_for_budget(plan: Plan, step: int, used_s: float, step_s: float,
                       eval_s: float, final_s: float) -> None:
-    """Re-fit the end of ``plan`` (at ``step``, ``used_s`` seconds into the budget) to the
-    measured step and evaluation times; a no-op for plans without a budget."""
-    if plan.budget_seconds <= 0:
-        return
-    left = plan.budget_seconds * TARGET - used_s - final_s
-    per_eval = eval_s if plan.eval_each_epoch else 0.0
-    end = step + steps_that_fit(left, step, step_s, per_eval, plan.steps_per_epoch)
-    if plan.cap_steps:
-        end = min(end, plan.cap_steps)
-    plan.step_seconds, plan.eval_seconds, plan.final_seconds = step_s, eval_s, final_s
-    plan.retarget(step, end)
+    """Re-fit the end of the budgeted ``plan`` (at ``step``, ``used_s`` seconds into the
+    budget) to the measured step and evaluation times."""
+    plan.retarget(step, _end_that_fits(plan, step, used_s, step_s, eval_s, final_s))

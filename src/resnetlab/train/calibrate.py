@@ -14,7 +14,7 @@ import statistics
 from typing import TYPE_CHECKING
 
 from resnetlab.train import budget as budget_mod
-from resnetlab.train.checkpoint import rng_state, save_checkpoint, set_rng_state
+from resnetlab.train.checkpoint import rng_state, set_rng_state
 from resnetlab.train.optim import build_optimizer
 from resnetlab.train.pace import now
 from resnetlab.train.schedule import ErrorWarmup, weighted_depth
@@ -29,6 +29,7 @@ def calibrate(trainer: Trainer, budget_s: float, cap_steps: int = 0) -> budget_m
     """Measure ``trainer``'s speed and return the plan that fills ``budget_s``."""
     from resnetlab.train.plots import plot_curves  # imported here: its import is timed too
 
+    trainer.fit_to(10 * trainer.loader_len)  # provisional: the real length is not known yet
     snapshot = copy.deepcopy(trainer.model.state_dict())
     rng = rng_state()
     optimizer = trainer.optimizer
@@ -55,16 +56,11 @@ def calibrate(trainer: Trainer, budget_s: float, cap_steps: int = 0) -> budget_m
     t = now()
     trainer.evaluate_split(sample)
     per_image = (now() - t) / max(1, len(sample))
-    eval_images = len(bundle.test) + (len(bundle.val) if bundle.val else 0)
     pace = trainer.pace
-    pace.eval_s = per_image * eval_images
-    pace.final_eval_s = per_image * len(bundle.test) * (2 if trainer.fitted.tta_flip else 1)
+    pace.record_eval(per_image * trainer.eval_images, trainer.eval_images, len(bundle.test),
+                     trainer.fitted.tta_flip)
+    trainer.save("calibration.pt").unlink(missing_ok=True)  # times a checkpoint (pace.save_s)
     if trainer.dist.is_main:
-        probe = trainer.ckpt_dir / "calibration.pt"
-        t = now()
-        save_checkpoint(probe, trainer.state_dict())
-        pace.save_s = now() - t
-        probe.unlink()
         t = now()
         plot_curves([{"epoch": 1, "train_loss": 1.0, "train_acc": 0.5}],
                     trainer.ckpt_dir / "calibration.png")
@@ -74,7 +70,7 @@ def calibrate(trainer: Trainer, budget_s: float, cap_steps: int = 0) -> budget_m
     trainer.model.load_state_dict(snapshot)
     trainer.optimizer = optimizer
     trainer.warmup = ErrorWarmup.for_recipe(trainer.recipe, weighted_depth(trainer.model))
-    trainer.ema = None  # re-made from the restored weights by fit_to
+    trainer.fitted = trainer.ema = None  # train() fits the planned length from fresh weights
     trainer.first_loss = None
     set_rng_state(rng)
     # Rank 0's measurements decide, so that every rank follows one plan.

@@ -72,10 +72,9 @@ def fit_recipe(recipe: Recipe, total_steps: int, steps_per_epoch: int, image_sid
                     * min(4.0, max(1.0, math.sqrt(epochs / 8))), 4),
         "warmup_frac": round(min(0.2, 5.0 / epochs) if epochs > 0 else 0.2, 4),
         "label_smoothing": 0.1 if epochs < 10 else 0.2,
-        "ema": round(1.0 - 1.0 / horizon, 5) if horizon >= 20 else 0.0,
+        "ema": min(0.9999, round(1.0 - 1.0 / horizon, 5)) if horizon >= 20 else 0.0,
         "pad": 0 if epochs < 8 else max(1, round(image_side / 8)),
         "cutout": image_side // 4 if epochs >= 80 else 0,
     }
     chosen = {k: v for k, v in rules.items() if k not in recipe.pinned}
-    chosen["ema"] = min(chosen.get("ema", recipe.ema), 0.9999)
     return replace(recipe, **chosen, adapt=False)

@@ -8,10 +8,10 @@ without more epochs is read back and nothing is written.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from resnetlab.errors import ConfigError
+from resnetlab.train.artifacts import META, WEIGHTS, read_meta
 from resnetlab.train.rundir import Run
 
 if TYPE_CHECKING:
@@ -46,23 +46,22 @@ def lengthen(trainer: Trainer, how: str, epochs: int) -> None:
             f"the run has already trained {done:g} epochs; ask for more (--epochs N with "
             f"N > {done:g}, or --more-epochs K)"
         )
-    if trainer.finished:
-        plan.extend(step, target)
+    restart = trainer.finished
+    plan.lengthen(step, target, new_segment=restart)
+    if restart:
         trainer.fit_to(target - step)
-    else:
-        plan.retarget(step, target)
-        plan.source, plan.budget_seconds, plan.cap_steps = "epochs", 0.0, 0
+
+
+def is_complete(trainer: Trainer) -> bool:
+    """Every step trained *and* the model exported: a run killed during its final export has
+    run all its steps but must still be finished."""
+    run_dir = trainer.run_dir
+    return trainer.finished and (run_dir / META).is_file() and (run_dir / WEIGHTS).is_file()
 
 
 def already_finished(trainer: Trainer) -> Run:
-    """The result of a finished run, read back without writing anything."""
-    meta_path = trainer.run_dir / "model.json"
-    metrics: dict[str, Any] = {}
-    if meta_path.is_file():
-        try:
-            metrics = dict(json.loads(meta_path.read_text()).get("metrics") or {})
-        except (OSError, ValueError, AttributeError):
-            metrics = {}
+    """The result of a complete run, read back without writing anything."""
+    metrics: dict[str, Any] = dict(read_meta(trainer.run_dir / META).get("metrics") or {})
     run = result(trainer, metrics)
     run.already_finished = True
     return run

@@ -71,7 +71,13 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe | None = None,
     checkpoint and starts it otherwise; a torchrun restart does so by itself.
     """
     from resnetlab.train.defaults import resolve_for_data
-    from resnetlab.train.lengthen import already_finished, extension, lengthen, result
+    from resnetlab.train.lengthen import (
+        already_finished,
+        extension,
+        is_complete,
+        lengthen,
+        result,
+    )
 
     started = now()
     extend = extension(resume, total_epochs, more_epochs)
@@ -115,13 +121,13 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe | None = None,
                    and bool(dist.on_main(read_config, run_dir).get("sync_bn", False)))
     trainer = Trainer(model, bundle, recipe, run_dir, seed=seed, where=where,
                       checkpoint_steps=checkpoint_steps,
-                       checkpoint_seconds=checkpoint_seconds, quiet=quiet, dist=dist,
-                       sync_bn=sync_bn, started=started)
+                      checkpoint_seconds=checkpoint_seconds, quiet=quiet, dist=dist,
+                      sync_bn=sync_bn, started=started)
     if resume:
         # Rank 0 reads and broadcasts it (CPU tensors), so other nodes need no shared disk.
         trainer.load_state_dict(dist.on_main(load_checkpoint, trainer.ckpt_dir / "last.pt",
                                              "cpu" if dist.enabled else where.device))
-        if extend is None and trainer.finished:
+        if extend is None and is_complete(trainer):
             return already_finished(trainer)
         if dist.is_main:
             remove_stale_temp_files(trainer.ckpt_dir)

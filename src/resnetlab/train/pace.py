@@ -49,6 +49,12 @@ class Pace:
         """Record one step's wall time."""
         self.steps.append(seconds)
 
+    def record_eval(self, seconds: float, images: int, test_images: int, tta: bool) -> None:
+        """An evaluation of ``images`` took ``seconds``: the per-epoch cost, and from it the
+        final one (the test split alone, twice with flip TTA)."""
+        self.eval_s = seconds
+        self.final_eval_s = seconds * (2 if tta else 1) * test_images / max(1, images)
+
     def step_seconds(self, fallback: float) -> float:
         """Mean wall time of the recent steps (``fallback`` before there are any)."""
         return statistics.fmean(self.steps) if self.steps else fallback

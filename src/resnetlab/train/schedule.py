@@ -1,4 +1,6 @@
-"""Learning rate as a pure function of the step, so a resumed run needs no scheduler object.
+"""Learning rate as a pure function of the schedule's progress (0 → 1), so a resumed run needs
+no scheduler object and a re-planned one bends its schedule without a jump (see
+:class:`resnetlab.train.budget.Plan`).
 
 The only schedule state is the he2016 "warm up at 0.01 until the training error is below 80 %"
 switch (He et al. 2016, sec. 4.2, used there for ResNet-110); it lives in :class:`ErrorWarmup`,

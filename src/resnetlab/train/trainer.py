@@ -89,8 +89,7 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, recipe)
         self.warmup = ErrorWarmup.for_recipe(recipe, weighted_depth(self.model))
         self.ema: ModelEma | None = None
-        # A provisional fit (for calibration); fit_to(...) sets the one the run trains with.
-        self.fit_to(10 * self.loader_len)
+        self.fitted: Recipe | None = None  # set by fit_to once the length is planned
         self.step = 0
         self.plan: budget_mod.Plan | None = None
         self.pace = Pace(started=started)
@@ -152,8 +151,11 @@ class Trainer:
                 "the checkpoint was written with a different recipe than the one given; resume "
                 "with the run's own settings ('resnetlab train --resume RUN_DIR')"
             )
+        self.plan = budget_mod.Plan.from_dict(state["plan"])
         if state.get("fitted"):
             self.set_fitted(Recipe.from_dict(state["fitted"]))
+        else:  # a checkpoint from before fitted recipes: fit to its plan
+            self.fit_to(self.plan.total_steps - self.plan.segment_start)
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -166,7 +168,6 @@ class Trainer:
                 "it was written for"
             ) from None
         self.step = int(state["step"])
-        self.plan = budget_mod.Plan.from_dict(state["plan"])
         self.warmup.load_state_dict(state["warmup"])
         self.counters = dict(state["counters"])
         self.elapsed = float(state["elapsed"])
@@ -179,6 +180,11 @@ class Trainer:
     @property
     def loader_len(self) -> int:
         return len(self.loader)
+
+    @property
+    def eval_images(self) -> int:
+        """Images of one per-epoch evaluation (validation and test splits)."""
+        return len(self.bundle.test) + (len(self.bundle.val) if self.bundle.val else 0)
 
     @property
     def finished(self) -> bool:
@@ -297,10 +303,8 @@ class Trainer:
                 if ds is not None:
                     ev = self.evaluate_split(ds)
                     row[f"{split}_loss"], row[f"{split}_acc"] = ev.loss, ev.top1
-            self.pace.eval_s = now() - t
-            evaluated = len(self.bundle.test) + (len(self.bundle.val) if self.bundle.val else 0)
-            passes = 2 if self.fitted.tta_flip else 1
-            self.pace.final_eval_s = self.pace.eval_s * passes * len(self.bundle.test) / evaluated
+            self.pace.record_eval(now() - t, self.eval_images, len(self.bundle.test),
+                                  self.fitted.tta_flip)
         self.elapsed += now() - t
         row["elapsed_seconds"] = self.elapsed
         self.history.append(row)
