@@ -154,3 +154,16 @@ def test_python_defaults_match_the_cli(tmp_path):
     py = json.loads((py_dir / "config.json").read_text())
     assert py["recipe"] == cli["recipe"] and py["recipe"]["name"] == "fast"
     assert py["data"] == cli["data"]
+
+
+def test_a_run_killed_during_its_final_export_is_finished_on_resume(tmp_path):
+    digits = load("digits", image_size=8)
+    run_dir = tmp_path / "run"
+    first = resnetlab.train(tiny(), digits, out_dir=run_dir, **KW)
+    exported = load_file(first.final)
+    (run_dir / "model.safetensors").unlink()  # every step done, the export not
+    again = resnetlab.train(tiny(seed=3), digits, out_dir=run_dir, resume=True, **KW)
+    assert not again.already_finished and again.metrics["steps"] == first.metrics["steps"]
+    redone = load_file(again.final)
+    assert exported.keys() == redone.keys()
+    assert all(torch.equal(exported[k], redone[k]) for k in exported)
