@@ -40,9 +40,9 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from resnetlab.data import load
+    from resnetlab.hardware import seed_everything
     from resnetlab.models import create_model
     from resnetlab.train import get_recipe, train, with_overrides
-    from resnetlab.train.device import seed_everything
     from resnetlab.train.recipes import parse_assignments
 
     recipe = with_overrides(get_recipe(args.recipe), parse_assignments(args.set))

@@ -55,7 +55,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from resnetlab.data import load
-    from resnetlab.train.device import placement
+    from resnetlab.hardware import placement
 
     bundle = load("cifar10", args.data_dir)
     fast = placement("cpu", args.precision)

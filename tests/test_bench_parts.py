@@ -10,8 +10,8 @@ import torch
 from resnetlab.bench import STOCK, Stats, alternate, build_engine, resnetlab_path, speedup
 from resnetlab.bench.memory import peak_call_bytes
 from resnetlab.bench.roofline import ceiling_images_per_second
+from resnetlab.hardware import placement
 from resnetlab.models import create_model
-from resnetlab.train.device import placement
 
 
 def test_alternate_rotates_the_order_and_times_each_case_every_repeat():
@@ -95,7 +95,7 @@ def test_native_bf16_is_read_from_the_cpu_flags(flags, native):
 
 @pytest.mark.parametrize("native, precision", [(True, "bf16"), (False, "fp32")])
 def test_cpu_precision_default_follows_native_bf16(monkeypatch, native, precision):
-    import resnetlab.train.device as device
+    import resnetlab.hardware as device
 
     monkeypatch.setattr(device, "has_native_bf16", lambda: native)
     assert device.placement("cpu").precision == precision

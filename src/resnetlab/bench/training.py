@@ -1,7 +1,7 @@
 """One training step (forward, loss, backward, SGD update) to time, stock or with levers.
 
 The stock baseline is the textbook PyTorch step: eager mode, fp32, default (NCHW) memory
-format. resnetlab's path is whatever :func:`resnetlab.train.device.placement` picks for the
+format. resnetlab's path is whatever :func:`resnetlab.hardware.placement` picks for the
 device, i.e. exactly what ``resnetlab train`` runs, so the benchmark follows the defaults
 rather than restating them. Both use the same architecture, weights, optimizer and batch; the
 batch is fixed random data, because the data path is measured on its own (see
@@ -40,7 +40,7 @@ STOCK = TrainPath("stock eager fp32")
 
 def resnetlab_path(device: torch.device) -> TrainPath:
     """The path ``resnetlab train`` takes on ``device`` with its default options."""
-    from resnetlab.train.device import placement
+    from resnetlab.hardware import placement
 
     where = placement(device)
     levers = [where.precision] + (["channels_last"] if where.channels_last else [])

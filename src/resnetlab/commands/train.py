@@ -124,9 +124,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
     from resnetlab.data import canonical_name
+    from resnetlab.hardware import seed_everything
     from resnetlab.models import create_model
     from resnetlab.train.defaults import defaults_for, resolve_for_data
-    from resnetlab.train.device import seed_everything
     from resnetlab.train.loop import train
     from resnetlab.train.resume import load_bundle
 

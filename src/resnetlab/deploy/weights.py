@@ -158,8 +158,8 @@ def save_weights(model: nn.Module, path: str | Path,
     """
     from safetensors.torch import save
 
+    from resnetlab.files import atomic_write_bytes
     from resnetlab.train.artifacts import FORMAT, META, WEIGHTS
-    from resnetlab.train.checkpoint import atomic_write_bytes
 
     path = Path(path)
     weights = path if path.suffix == ".safetensors" else path / WEIGHTS

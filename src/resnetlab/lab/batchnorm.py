@@ -92,7 +92,7 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "fashion-mnist",
         data_dir: str | None = None, iterations: int | None = None, lr: float = 1.0,
         batch_size: int = 100, seed: int = 0, device: str | None = None) -> LabResult:
     """Train both LeNets with the same data order; record per-iteration test accuracy."""
-    from resnetlab.train.device import resolve_device
+    from resnetlab.hardware import resolve_device
 
     where = resolve_device(device)
     iterations = iterations or (40 if quick else 1500)

@@ -125,8 +125,8 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
     ``threads``: the thread count the caller fixed; ``None`` lets the calibration pick 1 or
     all, whichever trains faster on this machine right now.
     """
+    from resnetlab.hardware import resolve_device
     from resnetlab.train import train
-    from resnetlab.train.device import resolve_device
 
     started = time.perf_counter()
     where = resolve_device(device)

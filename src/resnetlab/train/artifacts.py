@@ -16,7 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from resnetlab.errors import CheckpointError
-from resnetlab.train.checkpoint import atomic_write_bytes
+from resnetlab.files import atomic_write_bytes
 
 WEIGHTS = "model.safetensors"
 META = "model.json"

@@ -9,10 +9,8 @@ as tensors and plain Python values so that the safe unpickler accepts them.
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,36 +19,7 @@ import numpy as np
 import torch
 
 from resnetlab.errors import CheckpointError
-
-TMP_PREFIX = ".tmp-"
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temp file beside ``path``, fsync it, then rename it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Atomically replace ``path`` with ``data``."""
-    atomic_write(path, lambda fh: fh.write(data))
-
-
-def remove_stale_temp_files(directory: Path) -> None:
-    """Delete temp files left by a process killed in the middle of :func:`atomic_write`."""
-    if Path(directory).is_dir():
-        for tmp in Path(directory).glob(TMP_PREFIX + "*"):
-            tmp.unlink(missing_ok=True)
+from resnetlab.files import atomic_write
 
 
 def rng_state() -> dict[str, Any]:

@@ -212,7 +212,7 @@ def _timeout() -> timedelta:
 
 
 def _rank_device(requested: str | torch.device | None, local_rank: int) -> torch.device:
-    from resnetlab.train.device import resolve_device
+    from resnetlab.hardware import resolve_device
 
     device = requested if isinstance(requested, torch.device) else resolve_device(requested)
     if device.type == "cuda":

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnetlab.errors import ConfigError
-from resnetlab.train.device import Placement, placement
+from resnetlab.hardware import Placement, placement
 
 
 @dataclass

@@ -14,10 +14,11 @@ import torch
 from torch import nn
 
 from resnetlab.errors import CheckpointError, ConfigError
+from resnetlab.files import remove_stale_temp_files
+from resnetlab.hardware import placement, seed_everything, set_deterministic
 from resnetlab.train import budget as budget_mod
 from resnetlab.train.artifacts import finish_run
-from resnetlab.train.checkpoint import load_checkpoint, remove_stale_temp_files
-from resnetlab.train.device import placement, seed_everything, set_deterministic
+from resnetlab.train.checkpoint import load_checkpoint
 from resnetlab.train.distributed import NullLog, launch_settings, restart_action, setup
 from resnetlab.train.fit import fit_batch_size
 from resnetlab.train.metrics import MetricsLog

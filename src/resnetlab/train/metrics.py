@@ -11,7 +11,7 @@ import csv
 import io
 from pathlib import Path
 
-from resnetlab.train.checkpoint import atomic_write_bytes
+from resnetlab.files import atomic_write_bytes
 
 COLUMNS = (
     "epoch", "step", "lr", "train_loss", "train_acc", "val_loss", "val_acc",

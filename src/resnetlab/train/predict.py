@@ -53,8 +53,8 @@ def predict_files(weights_or_run: str | Path, images: Sequence[str | Path], top_
                   device: str | None = None) -> list[Prediction]:
     """Top-``top_k`` predictions for each image file, with the model's stored preprocessing."""
     from resnetlab.data import fit_batch
+    from resnetlab.hardware import placement
     from resnetlab.train.artifacts import load_trained
-    from resnetlab.train.device import placement
     from resnetlab.train.evaluate import normalized_batches, predict_logits
 
     where = placement(device, "fp32", channels_last=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from resnetlab.errors import CheckpointError, ConfigError
-from resnetlab.train.checkpoint import atomic_write_bytes
+from resnetlab.files import atomic_write_bytes
 
 CONFIG = "config.json"
 # Files whose presence shows a directory was made by resnetlab (and may be replaced).
