@@ -26,13 +26,13 @@ import torch
 from resnetlab.deploy import (
     export_onnx,
     fold_batchnorm,
-    load_for_inference,
     onnx_session,
     preprocess,
     quantize_onnx,
     run_onnx,
 )
 from resnetlab.deploy.calibration import from_dataset
+from resnetlab.models import load_model
 
 DEFAULT_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-subset"
                 / "cifar-10-batches-py")
@@ -98,7 +98,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     train_run(args.run_dir, args.data_dir, args.time_budget, args.epochs, args.seed)
-    model, meta = load_for_inference(args.run_dir)
+    model, meta = load_model(args.run_dir)
     fp32_path = args.run_dir / "bench" / "model.onnx"
     int8_path = args.run_dir / "bench" / "model.int8.onnx"
     calibration, _ = from_dataset("cifar10", args.data_dir, meta, count=args.calibration,

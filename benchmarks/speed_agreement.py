@@ -93,7 +93,7 @@ def pretrain(model, bundle, epochs: int, size: int, lr: float):
     """``model`` trained ``epochs`` epochs on ``bundle`` upscaled to ``size`` (recipe ``fast``
     with peak ``lr`` and no weight EMA: over a few hundred steps the EMA would still hold
     mostly the random initialisation)."""
-    from resnetlab.deploy import load_for_inference
+    from resnetlab.models import load_model
     from resnetlab.train import get_recipe, train, with_overrides
 
     recipe = with_overrides(get_recipe("fast"), {"image_size": size, "lr": lr, "ema": 0.0})
@@ -102,7 +102,7 @@ def pretrain(model, bundle, epochs: int, size: int, lr: float):
                     quiet=True, overwrite=True)
         print(f"pre-training: test top-1 at {size}x{size} {100 * run.metrics['test_top1']:.1f} "
               "% (flip TTA)", flush=True)
-        trained, _ = load_for_inference(run.run_dir)
+        trained, _ = load_model(run.run_dir)
     return trained.to(memory_format=torch.contiguous_format)
 
 

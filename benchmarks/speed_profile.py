@@ -15,7 +15,7 @@ import copy
 
 import torch
 
-from resnetlab.bench import STOCK, build_engine, resnetlab_path, train_step
+from resnetlab.bench import STOCK, bench_step, build_engine, resnetlab_path
 from resnetlab.bench.profile import top_ops
 from resnetlab.bench.report import profile_table
 from resnetlab.bench.suite import build_model, num_classes_for, shared_weights
@@ -42,7 +42,7 @@ def main() -> int:
     for name in args.train_models:
         model = build_model(name, 10, 0)
         for path in (STOCK, resnetlab_path(cpu)):
-            step = train_step(copy.deepcopy(model), path, batch_size=args.batch, image_size=32,
+            step = bench_step(copy.deepcopy(model), path, batch_size=args.batch, image_size=32,
                               num_classes=10, device=cpu)
             step()
             step()

@@ -2,7 +2,7 @@
 
 ``resnetlab bench --levers`` times each lever alone; this script times their combinations (and a
 pure-bf16 model: bf16 weights and activations, no autocast casts) with the bench's own
-``train_step`` and ``alternate`` (one process, cases alternated, median of the repeats). It is
+``bench_step`` and ``alternate`` (one process, cases alternated, median of the repeats). It is
 what decided ``resnetlab train``'s CPU defaults (docs/benchmarks.md, "Speed")::
 
     .venv/bin/python benchmarks/train_combinations.py [--compile]
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from resnetlab.bench.suite import build_model
 from resnetlab.bench.timing import alternate
-from resnetlab.bench.training import STOCK, train_step
+from resnetlab.bench.training import STOCK, bench_step
 
 # (model, image size, batch, threads): CIFAR training at 2 threads, the digits Quickstart at 1.
 CASES = (("resnet20", 32, 128, 2), ("resnet56", 32, 128, 2), ("resnet20", 16, 64, 1))
@@ -60,7 +60,7 @@ def main() -> int:
         if args.compile:
             paths["bf16+cl+compile"] = STOCK.with_levers(
                 "bf16+cl+compile", precision="bf16", channels_last=True, compile=True)
-        steps = {k: train_step(copy.deepcopy(model), p, batch_size=batch, image_size=size,
+        steps = {k: bench_step(copy.deepcopy(model), p, batch_size=batch, image_size=size,
                                num_classes=10, device=cpu) for k, p in paths.items()}
         steps["pure bf16+cl"] = pure_bf16_step(model, batch, size)
         seconds = alternate(steps, repeats=args.repeats, min_seconds=1.0, warmup=2)

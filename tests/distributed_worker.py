@@ -110,17 +110,21 @@ def main() -> None:
     bundle = load("digits", image_size=8)
     model = tiny_model(args.seed, args.float64)
     losses: list[float] = []
-    original = Trainer.train_step
+    original, values_of = Trainer.train_step, Trainer.step_values
 
     def recording_step(trainer, x, y, epoch):
         if rank == 0 and trainer.step == args.snapshot_step:
             # The checkpoint of this step is on disk: what a crash right now would leave.
             shutil.copytree(args.out, args.report / "snapshot")
-        result = original(trainer, x, y, epoch)
-        losses.append(result[0])
-        return result
+        return original(trainer, x, y, epoch)
+
+    def recording_values(trainer, stats):
+        values = values_of(trainer, stats)  # the steps' global figures, read at a read point
+        losses.extend(v[0] for v in values)
+        return values
 
     Trainer.train_step = recording_step
+    Trainer.step_values = recording_values
     writes = watch_writes(args.out.resolve())
     run = loop.train(model, bundle, out_dir=args.out.resolve(), sync_bn=args.sync_bn,
                      **train_kwargs(args))

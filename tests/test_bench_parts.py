@@ -7,9 +7,18 @@ import sys
 import pytest
 import torch
 
-from resnetlab.bench import STOCK, Stats, alternate, build_engine, resnetlab_path, speedup
+from resnetlab.bench import (
+    STOCK,
+    Stats,
+    alternate,
+    bench_step,
+    build_engine,
+    resnetlab_path,
+    speedup,
+)
 from resnetlab.bench.memory import peak_call_bytes
 from resnetlab.bench.roofline import ceiling_images_per_second
+from resnetlab.data import DataBundle, ImageDataset
 from resnetlab.hardware import placement
 from resnetlab.models import create_model
 
@@ -50,11 +59,70 @@ def test_peak_call_bytes_sees_a_temporary_allocation():
     assert peak is not None and peak >= 24 * 2**20
 
 
-def test_resnetlab_training_path_is_what_train_uses_by_default():
-    where = placement("cpu")
-    path = resnetlab_path(torch.device("cpu"))
-    assert (path.precision, path.channels_last) == (where.precision, where.channels_last)
+def _cifar10_shaped(images: int) -> DataBundle:
+    """CIFAR-10's shape and size without its pixels (one repeated image: no memory)."""
+    pixels = torch.zeros(1, 3, 32, 32, dtype=torch.uint8).expand(images, -1, -1, -1)
+    train = ImageDataset(pixels, torch.arange(images) % 10, [str(i) for i in range(10)],
+                         (0.5,) * 3, (0.25,) * 3, "cifar10-shaped")
+    return DataBundle("cifar10", train=train, test=train.subset(slice(0, 100)))
+
+
+def _optimizer_settings(trainer) -> list[dict]:
+    return [{**{k: v for k, v in g.items() if k != "params"}, "params": len(g["params"])}
+            for g in trainer.optimizer.param_groups]
+
+
+def test_resnetlab_training_path_is_the_trainer_train_builds(tmp_path, monkeypatch):
+    """The bench's resnetlab path against the trainer ``train`` itself builds for
+    ``resnetlab train --data cifar10 --batch-size 128`` on this CPU, stopped before its first
+    step; and the path's step is that trainer's step."""
+    from resnetlab.bench.training import resnetlab_trainer
+    from resnetlab.train import train
+    from resnetlab.train.ema import ModelEma
+    from resnetlab.train.trainer import Trainer
+
+    class Built(Exception):
+        pass
+
+    def stop(trainer, progress, log):
+        raise Built(trainer)
+
+    monkeypatch.setattr(Trainer, "run", stop)
+    with pytest.raises(Built) as built:
+        train("resnet20", _cifar10_shaped(50_000), out_dir=tmp_path / "run", batch_size=128,
+              device="cpu", quiet=True)
+    reference = built.value.args[0]
+    cpu = torch.device("cpu")
+    path = resnetlab_path(cpu)
+    bench = resnetlab_trainer(create_model("resnet20", num_classes=10), path, batch_size=128,
+                              image_size=32, num_classes=10, device=cpu)
+    assert bench.where == reference.where == placement("cpu")
+    assert (path.precision, path.channels_last) == (reference.where.precision,
+                                                   reference.where.channels_last)
+    # the fitted recipe holds label smoothing, EMA decay, learning rate and augmentation
+    assert bench.fitted == reference.fitted
+    assert reference.fitted.label_smoothing > 0 and reference.ema is not None
+    assert type(bench.ema) is type(reference.ema) and bench.ema.decay == reference.ema.decay
+    assert type(bench.optimizer) is type(reference.optimizer)
+    assert _optimizer_settings(bench) == _optimizer_settings(reference)
     assert (STOCK.precision, STOCK.channels_last, STOCK.compile) == ("fp32", False, False)
+
+    calls = {"step": 0, "ema": 0}
+    step, update = Trainer.train_step, ModelEma.update
+
+    def counted_step(self, *args):
+        calls["step"] += 1
+        return step(self, *args)
+
+    def counted_update(self, model):
+        calls["ema"] += 1
+        update(self, model)
+
+    monkeypatch.setattr(Trainer, "train_step", counted_step)
+    monkeypatch.setattr(ModelEma, "update", counted_update)
+    bench_step(create_model("resnet20", num_classes=10), path, batch_size=8, image_size=32,
+               num_classes=10, device=cpu)()
+    assert calls == {"step": 1, "ema": 1}
 
 
 def test_training_ceiling_counts_three_passes():

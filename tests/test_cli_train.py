@@ -24,13 +24,6 @@ TINY = ["--data", "digits", "--image-size", "8", "--epochs", "1", "--batch-size"
         "--threads", "1", "--quiet"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A finished run directory and what ``train`` printed."""
@@ -177,7 +170,7 @@ def test_zero_or_negative_epochs_and_batch_size(tmp_path, capsys, flag, value):
 def test_predict_on_a_file_that_is_not_an_image(trained, tmp_path, capsys):
     fake = tmp_path / "photo.png"
     fake.write_text("this is text")
-    fails(capsys, ["predict", str(trained[0]), str(fake)], "photo.png", "not an image")
+    fails(capsys, ["predict", str(trained[0]), str(fake)], "photo.png", "cannot read image")
 
 
 def test_predict_on_weights_with_unknown_model_name(trained, tmp_path, capsys):

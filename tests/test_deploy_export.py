@@ -19,8 +19,8 @@ from resnetlab.deploy import (
     onnx_session,
     read_onnx_meta,
     run_onnx,
-    save_weights,
 )
+from resnetlab.models import save_weights
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -208,7 +208,7 @@ def test_int8_keeps_first_conv_and_classifier_in_float(run_dir, images, tmp_path
 
     from resnetlab.deploy import quantize_onnx
 
-    model, _ = resnetlab.deploy.load_for_inference(run_dir)
+    model, _ = resnetlab.load_model(run_dir)
     fp32 = export_onnx(model, tmp_path / "m.onnx", (3, 32, 32)).path
     # 37 images: a prime count, so the histogram calibrator needs equal batches of one.
     int8 = quantize_onnx(fp32, tmp_path / "m.int8.onnx", images[:37].repeat(2, 1, 1, 1)[:37],

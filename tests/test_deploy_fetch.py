@@ -10,8 +10,10 @@ import torchvision.models as tvm
 
 import resnetlab
 from resnetlab.cli import main
-from resnetlab.deploy import TORCHVISION_WEIGHTS, cache_dir, fetch, load_weights
 from resnetlab.errors import CheckpointError, ConfigError
+from resnetlab.models import load_weights
+from resnetlab.models.hub.fetch import cache_dir, fetch
+from resnetlab.models.hub.zoo import TORCHVISION_WEIGHTS
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +83,7 @@ def test_published_tag_resolves_to_the_torchvision_url(monkeypatch):
         asked.append(url)
         raise CheckpointError("offline")
 
-    monkeypatch.setattr("resnetlab.deploy.weights.fetch", offline_fetch)
+    monkeypatch.setattr("resnetlab.models.hub.weights.fetch", offline_fetch)
     with pytest.raises(CheckpointError):
         load_weights(resnetlab.create_model("resnet18"), "IMAGENET1K_V1")
     assert asked == ["https://download.pytorch.org/models/resnet18-f37072fd.pth"]

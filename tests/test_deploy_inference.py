@@ -9,15 +9,10 @@ from PIL import Image
 
 import resnetlab
 from resnetlab.cli import main
-from resnetlab.deploy import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    imagenet_classes,
-    load_for_inference,
-    preprocess,
-    save_weights,
-)
+from resnetlab.deploy import preprocess
 from resnetlab.errors import CheckpointError, ConfigError
+from resnetlab.models import load_model, save_weights
+from resnetlab.models.hub.preset import IMAGENET_MEAN, IMAGENET_STD, imagenet_classes
 
 
 def test_imagenet_labels_ship_in_class_index_order():
@@ -28,7 +23,7 @@ def test_imagenet_labels_ship_in_class_index_order():
 
 def test_raw_torchvision_pth_gets_labels_and_the_imagenet_preset(tmp_path):
     torch.save(resnetlab.create_model("resnet18").state_dict(), tmp_path / "r18.pth")
-    model, meta = load_for_inference(tmp_path / "r18.pth", "resnet18")
+    model, meta = load_model(tmp_path / "r18.pth", "resnet18")
     assert not model.training
     assert meta["classes"][0] == "tench" and len(meta["classes"]) == 1000
     assert meta["input_size"] == [3, 224, 224] and meta["resize_size"] == 256
@@ -37,7 +32,7 @@ def test_raw_torchvision_pth_gets_labels_and_the_imagenet_preset(tmp_path):
 
 def test_architecture_is_recognised_when_only_one_model_fits(tmp_path):
     torch.save(resnetlab.create_model("resnet50d").state_dict(), tmp_path / "w.pth")
-    _, meta = load_for_inference(tmp_path / "w.pth")
+    _, meta = load_model(tmp_path / "w.pth")
     assert meta["model"] == "resnet50d"
 
 
@@ -45,8 +40,8 @@ def test_ambiguous_weights_ask_for_the_model(tmp_path):
     # A plain net and its option-A ResNet have exactly the same parameters.
     torch.save(resnetlab.create_model("resnet20").state_dict(), tmp_path / "w.pth")
     with pytest.raises(ConfigError, match="resnet20, plain20.*--model"):
-        load_for_inference(tmp_path / "w.pth")
-    _, meta = load_for_inference(tmp_path / "w.pth", "resnet20")
+        load_model(tmp_path / "w.pth")
+    _, meta = load_model(tmp_path / "w.pth", "resnet20")
     assert meta["num_classes"] == 10 and meta["classes"][3] == "3"
 
 
@@ -55,12 +50,12 @@ def test_run_dir_with_another_model_name_is_refused(tmp_path):
                  {"classes": list("abcdefghij"), "mean": [0.5] * 3, "std": [0.2] * 3,
                   "input_size": [3, 32, 32]})
     with pytest.raises(ConfigError, match="drop --model"):
-        load_for_inference(tmp_path / "run", "resnet56")
+        load_model(tmp_path / "run", "resnet56")
 
 
 def test_missing_file_is_a_checkpoint_error(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
-        load_for_inference(tmp_path / "nope.pth", "resnet18")
+        load_model(tmp_path / "nope.pth", "resnet18")
 
 
 def test_preset_equals_torchvisions_evaluation_transform():
@@ -95,7 +90,7 @@ def test_embed_writes_one_pooled_vector_per_image_and_the_file_list(tmp_path, ca
     assert emb.shape == (3, model.num_features) and emb.dtype == np.float32
     # Row i is the pooled pre-logits feature of file i, preprocessed per model.json.
     from resnetlab.deploy import load_images
-    _, meta = load_for_inference(tmp_path / "run")
+    _, meta = load_model(tmp_path / "run")
     x, _ = load_images([images / "c.png"], meta)
     with torch.no_grad():
         expected = model.forward_head(model.forward_features(x), pre_logits=True)

@@ -11,9 +11,9 @@ import torchvision
 from torch import nn
 
 import resnetlab
-from resnetlab.deploy import load_weights, save_weights
-from resnetlab.deploy.statedict import map_keys, read_file
 from resnetlab.errors import CheckpointError, ConfigError
+from resnetlab.models import load_weights, save_weights
+from resnetlab.models.hub.statedict import map_keys, read_file
 
 timm = pytest.importorskip("timm")
 
@@ -115,7 +115,7 @@ def test_missing_block_is_reported_as_missing_key():
 def test_other_class_count_suggests_num_classes_or_non_strict():
     state = resnetlab.create_model("resnet20", num_classes=100).state_dict()
     model = resnetlab.create_model("resnet20")
-    with pytest.raises(CheckpointError, match="num_classes=100"):
+    with pytest.raises(CheckpointError, match="100 classes"):
         load_weights(model, state)
     fc_before = model.fc.weight.clone()
     report = load_weights(model, state, strict=False)
@@ -155,7 +155,7 @@ def test_save_weights_round_trips_through_safetensors_and_model_json(tmp_path):
     assert weights.name == "model.safetensors" and meta_path.name == "model.json"
     written = json.loads(meta_path.read_text())
     assert written["model"] == "resnet20" and written["num_classes"] == 3
-    loaded, loaded_meta = resnetlab.deploy.load_for_inference(tmp_path / "out")
+    loaded, loaded_meta = resnetlab.load_model(tmp_path / "out")
     assert loaded_meta["classes"] == ["a", "b", "c"]
     assert torch.equal(_logits(loaded), _logits(model))
 

@@ -84,21 +84,21 @@ def single(tmp_path_factory):
     mkldnn = torch.backends.mkldnn.enabled
     worker.comparable_kernels()
     losses: list[float] = []
-    original = Trainer.train_step
+    original = Trainer.step_values
 
-    def recording_step(trainer, x, y, epoch):
-        result = original(trainer, x, y, epoch)
-        losses.append(result[0])
-        return result
+    def recording(trainer, stats):
+        values = original(trainer, stats)  # the steps' global figures, read at a read point
+        losses.extend(v[0] for v in values)
+        return values
 
-    Trainer.train_step = recording_step
+    Trainer.step_values = recording
     try:
         model = worker.tiny_model(SETTINGS.seed, float64=True)
         run = loop.train(model, load("digits", image_size=8),
                          out_dir=tmp_path_factory.mktemp("single") / "run",
                          **worker.train_kwargs(SETTINGS))
     finally:
-        Trainer.train_step = original
+        Trainer.step_values = original
         torch.set_num_threads(threads)
         torch.backends.mkldnn.enabled = mkldnn
     return losses, model.state_dict(), run

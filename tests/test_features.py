@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import resnetlab
-from resnetlab.deploy import load_weights
 from resnetlab.errors import ConfigError
+from resnetlab.models import load_weights
 from resnetlab.models.features import FeatureExtractor
 
 
@@ -20,7 +20,7 @@ def _features(name: str, out_indices=None, **kwargs) -> FeatureExtractor:
     ("resnet50", [256, 512, 1024, 2048]),
 ])
 def test_imagenet_stage_outputs_at_224(name, channels):
-    extractor = _features(name)
+    extractor = _features(name, out_indices=(1, 2, 3, 4))
     with torch.no_grad():
         maps = extractor(torch.randn(1, 3, 224, 224))
     assert [m.shape[1] for m in maps] == channels == extractor.feature_info.channels()
@@ -52,6 +52,22 @@ def test_feature_info_matches_timm():
     ours = _features("resnet50", out_indices=(0, 1, 2, 3, 4))
     assert ours.feature_info.channels() == reference.feature_info.channels()
     assert ours.feature_info.reduction() == reference.feature_info.reduction()
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnet50d"])
+def test_default_out_indices_are_timms_stem_and_every_stage(name):
+    """Code written for ``timm.create_model(name, features_only=True)`` works unchanged: same
+    default indices, channels, strides and map shapes."""
+    timm = pytest.importorskip("timm")
+    reference = timm.create_model(name, features_only=True).eval()
+    ours = resnetlab.create_model(name, features_only=True).eval()
+    assert isinstance(ours, FeatureExtractor)
+    assert list(ours.out_indices) == list(reference.feature_info.out_indices)
+    assert ours.feature_info.channels() == reference.feature_info.channels()
+    assert ours.feature_info.reduction() == reference.feature_info.reduction()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert [m.shape for m in ours(x)] == [m.shape for m in reference(x)]
 
 
 def test_timm_feature_weights_give_the_same_maps():

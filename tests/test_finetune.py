@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 import resnetlab
 from resnetlab.cli import main
-from resnetlab.train.finetune import set_discriminative_lr, stage_distances
+from resnetlab.train.finetune import discriminative_lr, stage_distances
 from resnetlab.train.optim import build_optimizer, set_lr
 from resnetlab.train.recipes import get_recipe
 
@@ -34,7 +34,7 @@ def _write_folder(root: Path, per_class: int = 20) -> Path:
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory) -> Path:
     """A tiny 10-class resnet20 (depth 8) saved with its model.json, as ``train`` leaves it."""
-    from resnetlab.deploy import save_weights
+    from resnetlab.models import save_weights
 
     out = tmp_path_factory.mktemp("pre") / "run"
     torch.manual_seed(0)
@@ -100,13 +100,22 @@ def test_missing_weights_is_a_one_line_error(tmp_path, capsys):
     assert err.startswith("error:") and "nope.pt" in err and "\n" not in err
 
 
+def test_weights_that_do_not_fit_fail_before_anything_is_written(tmp_path, capsys):
+    data = _write_folder(tmp_path / "data", per_class=4)
+    torch.save(resnetlab.create_model("resnet18").state_dict(), tmp_path / "r18.pth")
+    code = main(["finetune", "--model", "resnet20", "--weights", str(tmp_path / "r18.pth"),
+                 "--data-dir", str(data), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and "resnet18" in err  # the hint names the architecture that fits
+    assert not (tmp_path / "o").exists()
+
+
 def test_discriminative_lr_decays_with_distance_from_the_head():
     model = resnetlab.create_model("resnet20", depth=8, num_classes=3)
     dist = stage_distances(model)
     assert dist["fc.weight"] == 0 and dist["layer3.0.conv1.weight"] == 1
     assert dist["layer1.0.conv1.weight"] == 3 and dist["conv1.weight"] == 4
-    set_discriminative_lr(model, 0.5)
-    optimizer = build_optimizer(model, get_recipe("fast"))
+    optimizer = build_optimizer(model, get_recipe("fast"), discriminative_lr(model, 0.5))
     set_lr(optimizer, 0.1)
     lr_of = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
     params = dict(model.named_parameters())

@@ -1,5 +1,5 @@
 """Streaming a URL to a file atomically, and hashing files: shared by dataset downloads
-(:mod:`resnetlab.data.download`, MD5) and weight downloads (:mod:`resnetlab.deploy.fetch`,
+(:mod:`resnetlab.data.download`, MD5) and weight downloads (:mod:`resnetlab.models.hub.fetch`,
 SHA-256), which differ only in how they verify the file and which error they raise."""
 
 from __future__ import annotations

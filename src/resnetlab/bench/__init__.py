@@ -13,7 +13,7 @@ from resnetlab.bench.machine import Machine, detect, has_native_bf16
 from resnetlab.bench.report import render
 from resnetlab.bench.suite import FULL, QUICK, BenchConfig, quick_config, run_bench, write_json
 from resnetlab.bench.timing import Stats, alternate, speedup
-from resnetlab.bench.training import STOCK, TrainPath, resnetlab_path, train_step
+from resnetlab.bench.training import STOCK, TrainPath, bench_step, resnetlab_path
 
 __all__ = [
     "ENGINES",
@@ -35,6 +35,6 @@ __all__ = [
     "run_bench",
     "run_levers",
     "speedup",
-    "train_step",
+    "bench_step",
     "write_json",
 ]

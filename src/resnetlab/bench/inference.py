@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from resnetlab.bench.memory import param_bytes
+from resnetlab.deploy import export_onnx, fold_batchnorm, onnx_session, quantize_onnx
 from resnetlab.errors import ConfigError
 from resnetlab.hardware import require_compiler
 
@@ -73,8 +74,6 @@ def _jit_freeze(model: nn.Module, example: torch.Tensor):
 def _compiled(model: nn.Module):
     import torch._inductor.config as inductor_config
 
-    from resnetlab.deploy import fold_batchnorm
-
     compiled = torch.compile(fold_batchnorm(model).to(memory_format=torch.channels_last))
 
     def run(x: torch.Tensor) -> torch.Tensor:
@@ -90,8 +89,6 @@ def onnx_files(model: nn.Module, example: torch.Tensor, workdir: Path,
                calibration: torch.Tensor | None = None) -> Path:
     """Export ``model`` BN-folded to ``workdir/model.onnx`` (and, given ``calibration``, its
     int8 copy ``model.int8.onnx``) unless already there; returns the file to run."""
-    from resnetlab.deploy import export_onnx, fold_batchnorm, quantize_onnx
-
     path = workdir / "model.onnx"
     if not path.is_file():
         export_onnx(fold_batchnorm(model), path, tuple(example.shape[1:]),
@@ -109,8 +106,6 @@ def _session(path: Path):
     ``OMP_WAIT_POLICY=PASSIVE`` asks the same of torch's (fair on a shared machine, where
     spinning threads lose their cores to other processes: docs/benchmarks.md, "Speed")."""
     import os
-
-    from resnetlab.deploy import onnx_session
 
     if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
         return onnx_session(path)
@@ -155,8 +150,6 @@ def build_engine(name: str, model: nn.Module, example: torch.Tensor, *,
         run = _eager(model.to(memory_format=torch.channels_last), to_nhwc=True,
                      bf16=name == "bf16")
     elif name == "fold_bn":
-        from resnetlab.deploy import fold_batchnorm
-
         folded = fold_batchnorm(model)
         run, weights = _eager(folded, to_nhwc=False), param_bytes(folded)
     elif name == "jit_freeze":

@@ -1,7 +1,8 @@
 """One optimization at a time: what each lever alone does to the stock baseline.
 
 Training levers (one SGD step of a CIFAR ResNet): channels_last, bf16 autocast,
-``torch.compile``, a larger batch, their combination as ``resnetlab train`` picks it, and the
+``torch.compile``, a larger batch, ``resnetlab train``'s own step (its trainer's, with the
+levers it picks, EMA and label smoothing; see :mod:`resnetlab.bench.training`), and the
 OpenMP wait policy (threads spinning vs sleeping between parallel regions, which matters when
 other processes share the cores; it must be set before torch starts, so each setting runs in
 its own child process). Inference levers: every engine of :mod:`resnetlab.bench.inference`.
@@ -22,8 +23,8 @@ import torch
 from resnetlab.bench.inference import ENGINES, INT8_ENGINES, build_engine
 from resnetlab.bench.machine import cxx_compiler, detect
 from resnetlab.bench.suite import Log, build_model, num_classes_for, shared_weights
-from resnetlab.bench.timing import Stats, alternate, speedup
-from resnetlab.bench.training import STOCK, resnetlab_path, train_step
+from resnetlab.bench.timing import Stats, alternate, speedup, time_calls
+from resnetlab.bench.training import STOCK, bench_step, resnetlab_path
 
 
 def _entry(task: str, lever: str, base: Stats, value: Stats, unit: str) -> dict[str, Any]:
@@ -51,11 +52,11 @@ def training_levers(name: str = "resnet20", batch_size: int = 128, *, image_size
     model = build_model(name, classes, 0)
     batches = {"stock": batch_size} | {k: batch_size for k in paths}
     batches[f"batch {2 * batch_size}"] = 2 * batch_size
-    steps = {"stock": train_step(copy.deepcopy(model), STOCK, batch_size=batch_size,
+    steps = {"stock": bench_step(copy.deepcopy(model), STOCK, batch_size=batch_size,
                                  image_size=image_size, num_classes=classes, device=device)}
     for lever, path in paths.items():
         log(f"levers: training {name} with {lever}")
-        steps[lever] = train_step(copy.deepcopy(model), path, batch_size=batches[lever],
+        steps[lever] = bench_step(copy.deepcopy(model), path, batch_size=batches[lever],
                                   image_size=image_size, num_classes=classes, device=device)
     seconds = alternate(steps, repeats=repeats, min_seconds=min_seconds, warmup=2)
     # Per-image seconds, so a larger batch compares fairly.
@@ -101,10 +102,8 @@ print(json.dumps(_child_measure(*sys.argv[1:])))
 
 def _child_measure(name: str, batch_size: str, repeats: str, min_seconds: str) -> list[float]:
     """Seconds per image of stock training steps (run in a child process)."""
-    from resnetlab.bench.timing import time_calls
-
     classes = num_classes_for(32)
-    step = train_step(build_model(name, classes, 0), STOCK, batch_size=int(batch_size),
+    step = bench_step(build_model(name, classes, 0), STOCK, batch_size=int(batch_size),
                       image_size=32, num_classes=classes, device=torch.device("cpu"))
     step()
     step()

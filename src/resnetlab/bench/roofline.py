@@ -18,7 +18,9 @@ from collections.abc import Callable
 
 import torch
 
+from resnetlab.analysis import count_macs_total
 from resnetlab.bench.timing import Stats, alternate
+from resnetlab.models import create_model
 
 TRAIN_PASSES = 3  # forward + backward (input gradients) + backward (weight gradients)
 
@@ -58,9 +60,6 @@ def ceiling_images_per_second(macs_per_image: float, flops_per_second: float,
 
 def macs_per_image(model_name: str, image_size: int, num_classes: int) -> int:
     """Forward MACs of one image through a registered model (counted on the meta device)."""
-    from resnetlab.analysis import count_macs_total
-    from resnetlab.models import create_model
-
     with torch.device("meta"):
         model = create_model(model_name, num_classes=num_classes)
     return count_macs_total(model, (1, 3, image_size, image_size), device="meta")

@@ -30,8 +30,10 @@ from resnetlab.bench.machine import cxx_compiler, detect
 from resnetlab.bench.memory import param_bytes, with_peak
 from resnetlab.bench.profile import top_ops
 from resnetlab.bench.timing import Stats, alternate, speedup
-from resnetlab.bench.training import STOCK, resnetlab_path, train_step
+from resnetlab.bench.training import STOCK, bench_step, resnetlab_path
+from resnetlab.data import Augment, ImageDataset, InMemoryLoader
 from resnetlab.errors import ConfigError
+from resnetlab.models import create_model
 
 Log = Callable[[str], None]
 
@@ -82,8 +84,6 @@ def num_classes_for(image_size: int) -> int:
 
 def build_model(name: str, num_classes: int, seed: int) -> nn.Module:
     """A registered model with weights initialised from ``seed``."""
-    from resnetlab.models import create_model
-
     torch.manual_seed(seed)
     return create_model(name, num_classes=num_classes)
 
@@ -121,7 +121,7 @@ def bench_training(name: str, cfg: BenchConfig, log: Log) -> dict[str, Any]:
     steps, peaks = {}, {}
     for key, path in paths.items():
         def build(path=path):
-            step = train_step(copy.deepcopy(model), path, batch_size=cfg.train_batch,
+            step = bench_step(copy.deepcopy(model), path, batch_size=cfg.train_batch,
                               image_size=cfg.train_image, num_classes=classes, device=device,
                               seed=cfg.seed)
             step()  # gradients and optimizer state exist from the first step on
@@ -241,8 +241,6 @@ def _best(row: dict[str, Any], *, exclude: tuple[str, ...] = (),
 
 def bench_data(cfg: BenchConfig, train_images_per_second: float | None) -> dict[str, Any]:
     """Throughput of the training data path (index gather + batched crop/flip/normalize)."""
-    from resnetlab.data import Augment, ImageDataset, InMemoryLoader
-
     generator = torch.Generator().manual_seed(cfg.seed)
     n = cfg.train_batch * 8
     images = torch.randint(0, 256, (n, 3, cfg.train_image, cfg.train_image),

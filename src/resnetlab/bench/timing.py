@@ -3,19 +3,21 @@
 Cases are run *alternately*: every repeat times each case once, in a rotated order, so a burst
 of load from another process hits all cases alike instead of whichever ran during it. Each
 timing keeps calling the case until ``min_seconds`` have passed (at least once), to average
-over the scheduler's time slices. A speed-up is the median of the per-repeat ratios: the two
-timings of one repeat are seconds apart, so their ratio cancels most of the load drift that
-would widen the spread of a ratio of medians.
+over the scheduler's time slices; it is the project's one step timer
+(:class:`resnetlab.train.timer.StepTimer`, which waits for a GPU before reading). A speed-up is
+the median of the per-repeat ratios: the two timings of one repeat are seconds apart, so their
+ratio cancels most of the load drift that would widen the spread of a ratio of medians.
 """
 
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
+
+from resnetlab.train.timer import StepTimer, synchronize
 
 
 @dataclass(frozen=True)
@@ -54,23 +56,10 @@ class Stats:
                 "samples": list(self.samples)}
 
 
-def _sync(device: torch.device | None) -> None:
-    if device is not None and device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_calls(fn: Callable[[], object], min_seconds: float,
                device: torch.device | None = None) -> float:
     """Seconds per call of ``fn``, calling it until ``min_seconds`` have passed (at least once)."""
-    calls = 0
-    start = time.perf_counter()
-    while True:
-        fn()
-        calls += 1
-        _sync(device)
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            return elapsed / calls
+    return StepTimer(device).per_call(fn, min_seconds)
 
 
 def alternate(cases: Mapping[str, Callable[[], object]], *, repeats: int,
@@ -87,7 +76,7 @@ def alternate(cases: Mapping[str, Callable[[], object]], *, repeats: int,
     for name in names:
         for _ in range(warmup):
             cases[name]()
-        _sync(device)
+        synchronize(device)
     samples: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
         shift = r % len(names)

@@ -7,45 +7,42 @@ import os
 import shlex
 import sys
 from dataclasses import replace
-from pathlib import Path
 
+from resnetlab.commands import options
 from resnetlab.errors import ConfigError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``bench`` sub-command."""
-    p = subparsers.add_parser(
-        "bench", help="measure training/inference speed against stock PyTorch",
-        description=(
-            "Time the stock baseline (eager fp32 PyTorch; torchvision's model where one exists) "
-            "and resnetlab's fast paths alternately, several repeats, and print median, spread "
-            "and speed-up of training images/s, inference images/s and batch-1 latency, with "
-            "peak memory. The full run takes about 10 minutes on 2 CPU cores; --quick takes "
-            "seconds. On a shared machine set OMP_WAIT_POLICY=PASSIVE (see docs/benchmarks.md)."),
-    )
-    p.add_argument("--quick", action="store_true",
-                   help="tiny sizes (resnet20, small batches, 2 repeats): checks that it works")
-    p.add_argument("--levers", action="store_true",
-                   help="instead, measure each optimization alone against the stock baseline")
-    p.add_argument("--repeats", type=int, help="timed repeats per case (default 3, quick 2)")
-    p.add_argument("--min-seconds", type=float,
-                   help="each timing calls the case for at least this long (default 1)")
-    p.add_argument("--train-models", nargs="*", metavar="NAME",
-                   help="training models (default resnet20 resnet56 resnet18_cifar)")
-    p.add_argument("--infer-models", nargs="*", metavar="NAME:SIZE",
-                   help="inference models with input size (default resnet50:224 resnet18:224 "
-                        "resnet20:32)")
-    p.add_argument("--engines", nargs="*", metavar="ENGINE",
-                   help="inference engines to try (default channels_last compile onnx "
+def register(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``resnetlab bench``."""
+    parser.description = (
+        "Time the stock baseline (eager fp32 PyTorch; torchvision's model where one exists) and "
+        "resnetlab's fast paths alternately, several repeats, and print median, spread and "
+        "speed-up of training images/s, inference images/s and batch-1 latency, with peak "
+        "memory. The full run takes about 10 minutes on 2 CPU cores; --quick takes seconds. On "
+        "a shared machine set OMP_WAIT_POLICY=PASSIVE (see docs/benchmarks.md).")
+    options.add(parser, "--quick", "resnet20, small batches, 2 repeats")
+    parser.add_argument("--levers", action="store_true",
+                        help="instead, measure each optimization alone against the stock "
+                        "baseline")
+    parser.add_argument("--repeats", type=int, metavar="N",
+                        help="timed repeats per case (default 3, quick 2)")
+    parser.add_argument("--min-seconds", type=float, metavar="SECONDS",
+                        help="each timing calls the case for at least this long (default 1)")
+    parser.add_argument("--train-models", nargs="*", metavar="NAME",
+                        help="training models (default resnet20 resnet56 resnet18_cifar)")
+    parser.add_argument("--infer-models", nargs="*", metavar="NAME:SIZE",
+                        help="inference models with input size (default resnet50:224 "
+                        "resnet18:224 resnet20:32)")
+    parser.add_argument("--engines", nargs="*", metavar="ENGINE",
+                        help="inference engines to try (default channels_last compile onnx "
                         "onnx_int8; see resnetlab.bench.inference)")
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="torch intra-op threads for the run (default: torch's, one per core)")
-    p.add_argument("--compile", action="store_true",
-                   help="also time training with torch.compile (slow to compile)")
-    p.add_argument("--no-profile", action="store_true", help="skip the torch.profiler tables")
-    p.add_argument("--json", type=Path, metavar="PATH", help="also write the report as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.set_defaults(func=run)
+    options.add(parser, "--compile", "bench: one more training case to time; slow to compile")
+    parser.add_argument("--no-profile", action="store_true", help="skip the torch.profiler tables")
+    options.add_runtime(parser, device=False,
+                        threads="default: torch's, one per core; restored after")
+    options.add_json(parser, "the report; progress lines go to stderr")
+    options.add(parser, "--quiet", "no progress lines")
+    parser.set_defaults(func=run)
 
 
 def _infer_models(specs: list[str]) -> tuple[tuple[str, int], ...]:
@@ -91,8 +88,6 @@ def _check_models(cfg) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from resnetlab.bench import write_json
-
     command = "resnetlab " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] \
         else "resnetlab bench"
 
@@ -114,8 +109,10 @@ def run(args: argparse.Namespace) -> int:
         report = _measure(args, cfg, command, log)
     finally:
         torch.set_num_threads(threads)  # callers in the same process keep their setting
-    if args.json:
-        log(f"report written to {write_json(report, args.json)}")
+    if args.json == "-":
+        options.write_json(report, args.json)
+    elif args.json:
+        log(f"report written to {options.write_json(report, args.json)}")
     return 0
 
 
@@ -141,8 +138,10 @@ def _measure(args: argparse.Namespace, cfg, command: str, log) -> dict:
                             repeats=cfg.repeats, min_seconds=cfg.min_seconds,
                             compile=not args.quick, wait_policy=not args.quick, log=log,
                             command=command)
-        print(levers_table(report["levers"]))
+        text = levers_table(report["levers"]) + "\n"
     else:
         report = run_bench(cfg, log=log, command=command)
-        print(render(report), end="")
+        text = render(report)
+    if args.json != "-":  # with --json -, stdout is the JSON alone
+        print(text, end="")
     return report

@@ -9,52 +9,36 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from resnetlab.data import DATASETS, ImageDataset, load
+from resnetlab.commands import options
+from resnetlab.data import ImageDataset, load
 from resnetlab.errors import ConfigError
 
 
-def _add_source_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, metavar="NAME",
-                        help=f"dataset: {', '.join(DATASETS)}")
-    parser.add_argument("--data-dir", metavar="DIR",
-                        help="directory of the dataset files (not needed for 'digits')")
-    parser.add_argument("--download", action="store_true",
-                        help="fetch the official archive if the files are missing (MD5-checked)")
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``data`` sub-command with its ``info`` and ``export-folder`` actions."""
-    parser = subparsers.add_parser(
-        "data",
-        help="dataset facts, and export to image folders",
-        description="Inspect a dataset (sizes, classes, normalization statistics) or export one "
-        "split as PNG files in one folder per class, the layout '--data folder' reads.",
-    )
+def register(parser: argparse.ArgumentParser) -> None:
+    """The ``info`` and ``export-folder`` actions of ``resnetlab data``."""
+    parser.description = (
+        "Inspect a dataset (sizes, classes, normalization statistics) or export one split as "
+        "PNG files in one folder per class, the layout '--data folder' reads.")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
     actions.required = True
 
     info = actions.add_parser("info", help="print sizes, classes and mean/std",
                               description="Load a dataset and print what a model needs to know.")
-    _add_source_args(info)
+    options.add_data(info, data_dir_note="not needed for digits", download=True, required=True)
     info.set_defaults(func=run_info)
 
     export = actions.add_parser(
-        "export-folder",
-        help="write a split as OUT/<class>/<index>.png",
+        "export-folder", help="write a split as OUT/<class>/<index>.png",
         description="Write the images of one split as PNG files, one sub-folder per class; "
-        "file names are the images' indices in the split.",
-    )
-    _add_source_args(export)
-    export.add_argument("--out", required=True, metavar="OUT", help="output directory")
-    export.add_argument("--split", choices=("train", "test"), default="train",
-                        help="which split to export (default: train)")
+        "file names are the images' indices in the split.")
+    options.add_data(export, data_dir_note="not needed for digits", download=True, required=True)
+    options.add(export, "--split", "train or test; default: train", default="train")
     export.add_argument("--classes", nargs="+", metavar="C",
                         help="class indices or names to export (default: all)")
     export.add_argument("--max-per-class", type=int, metavar="N",
                         help="export at most the first N images of each class")
-    export.add_argument("--overwrite", action="store_true",
-                        help="write into a non-empty OUT (existing files are replaced, none "
-                        "are deleted)")
+    options.add_output(export, "a directory", required=True,
+                       overwrite="files of the same name are replaced, none are deleted")
     export.set_defaults(func=run_export)
 
 
@@ -129,6 +113,9 @@ def run_export(args: argparse.Namespace) -> int:
     """Export one split as PNG folders."""
     if args.max_per_class is not None and args.max_per_class < 1:
         raise ConfigError(f"--max-per-class must be at least 1, got {args.max_per_class}")
+    if args.split == "val":
+        raise ConfigError("--split val: a dataset on disk has train and test splits only (runs "
+                          "carve their validation split from train); use --split train or test")
     bundle = load(args.data, args.data_dir, download=args.download)
     ds = bundle.train if args.split == "train" else bundle.test
     class_ids = _select_classes(args.classes, ds.classes)

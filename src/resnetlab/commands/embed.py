@@ -1,31 +1,26 @@
-"""``resnetlab embed WEIGHTS DIR --out emb.npy``: one feature vector per image."""
+"""``resnetlab embed SOURCE DIR --out emb.npy``: one feature vector per image."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from resnetlab.commands import options
 from resnetlab.errors import ConfigError, DataError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``embed`` sub-command."""
-    parser = subparsers.add_parser(
-        "embed",
-        help="write one embedding (pooled pre-logits features) per image",
-        description=(
-            "Run every image under DIR through a model up to its global pooling and save the "
-            "pooled features as an N x D float32 .npy array, with the image paths (relative "
-            "to DIR, one per line, same order) in a .txt file beside it."
-        ),
-    )
-    parser.add_argument("weights", metavar="WEIGHTS",
-                        help="run directory, weights file, URL or published tag")
+def register(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``resnetlab embed``."""
+    parser.description = (
+        "Run every image under DIR through a model up to its global pooling and save the pooled "
+        "features as an N x D float32 .npy array, with the image paths (relative to DIR, one "
+        "per line, same order) in a .txt file beside it.")
+    options.add_model(parser, options.RAW_WEIGHTS_MODEL_NOTE, weights=False)
+    options.add_weights_argument(parser, "weights")
     parser.add_argument("directory", metavar="DIR", type=Path, help="folder of images")
-    parser.add_argument("--out", metavar="PATH", type=Path, default=Path("embeddings.npy"),
-                        help="output .npy (default embeddings.npy); the list goes to PATH.txt")
-    parser.add_argument("--model", metavar="NAME", help="architecture of raw weights")
-    parser.add_argument("--batch-size", type=int, default=64, help="images per batch (64)")
+    options.add(parser, "--batch-size", "default: 64", default=64)
+    options.add_output(parser, "a .npy file, the image list goes beside it as .txt; default: "
+                       "embeddings.npy", default=Path("embeddings.npy"))
     parser.set_defaults(func=run)
 
 
@@ -34,14 +29,15 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from resnetlab.deploy.images import list_images, load_images
-    from resnetlab.deploy.inference import load_for_inference
+    from resnetlab.data.images import list_images
+    from resnetlab.deploy.images import load_images
+    from resnetlab.models.hub.loader import load_model
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.out.suffix != ".npy":
         raise ConfigError(f"--out {args.out} must end in .npy")
-    model, meta = load_for_inference(args.weights, args.model)
+    model, meta = load_model(args.weights, args.model)
     paths = list_images(args.directory)
     chunks, kept = [], []
     with torch.inference_mode():

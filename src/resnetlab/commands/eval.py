@@ -3,44 +3,41 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from resnetlab.commands import options
 from resnetlab.errors import ConfigError
 
 
-def register(subparsers) -> None:
-    from resnetlab.data import DATASETS
-
-    p = subparsers.add_parser(
-        "eval", help="evaluate a trained model on a dataset split",
-        description="Evaluate a run directory (or model.safetensors with model.json beside it): "
-        "top-1, top-5, per-class accuracy and a confusion-matrix PNG. The data defaults to the "
-        "dataset the model was trained on.")
-    p.add_argument("model", metavar="RUN_DIR_OR_WEIGHTS")
-    p.add_argument("--data", choices=DATASETS, help="dataset (default: the training dataset)")
-    p.add_argument("--data-dir", help="dataset directory")
-    p.add_argument("--split", choices=("test", "val", "train"), default="test")
-    p.add_argument("--json", metavar="OUT.json", help="also write the results as JSON")
-    p.add_argument("--confusion", metavar="OUT.png",
-                   help="confusion-matrix PNG (default: confusion-<split>.png beside the model)")
-    p.add_argument("--tta", action=argparse.BooleanOptionalAction,
-                   help="flip test-time augmentation (default: as the recipe trained it)")
-    p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--device", help="cpu, cuda or cuda:N")
-    p.set_defaults(func=run)
+def register(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``resnetlab eval``."""
+    parser.description = (
+        "Evaluate a run directory (or model.safetensors with model.json beside it): top-1, "
+        "top-5, per-class accuracy and a confusion-matrix PNG. The data defaults to the dataset "
+        "the model was trained on.")
+    options.add_data(parser, "default: the one the model was trained on")
+    options.add_weights_argument(parser, "model")
+    options.add(parser, "--split", "default: test", default="test")
+    options.add(parser, "--batch-size", "default: 500", default=500)
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction,
+                        help="flip test-time augmentation (default: as the recipe trained it)")
+    options.add_json(parser, "the metrics")
+    parser.add_argument("--confusion", metavar="OUT.png",
+                        help="confusion-matrix PNG (default: confusion-<split>.png beside the "
+                        "model)")
+    options.add_runtime(parser)
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from resnetlab.data import canonical_name, load
-    from resnetlab.train.artifacts import locate, read_meta
+    from resnetlab.models.hub.loader import load_model
     from resnetlab.train.evaluate import evaluate
     from resnetlab.train.resume import val_size_arg
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
-    weights, meta_path = locate(args.model)
-    meta = read_meta(meta_path)
+    model, meta = load_model(args.model)
     trained_on = meta.get("data") or {}
     name = canonical_name(args.data or trained_on.get("name") or "digits")
     root = args.data_dir or (trained_on.get("root") if name == trained_on.get("name") else None)
@@ -51,20 +48,21 @@ def run(args: argparse.Namespace) -> int:
     bundle = load(name, root, val_size=val_size, image_size=tuple(meta["input_size"][1:]),
                   seed=int(meta.get("seed", 0)))
     ds = getattr(bundle, args.split)
-    result = evaluate(weights, ds, batch_size=args.batch_size, device=args.device,
+    result = evaluate(model, ds, meta=meta, batch_size=args.batch_size, device=args.device,
                       tta_flip=args.tta)
-    png = Path(args.confusion) if args.confusion else weights.parent / f"confusion-{args.split}.png"
+    source = Path(args.model).expanduser()
+    beside = source if source.is_dir() else source.parent if source.exists() else Path.cwd()
+    png = Path(args.confusion) if args.confusion else beside / f"confusion-{args.split}.png"
     result.save_confusion_png(png, title=f"{meta['model']} on {name} {args.split}")
     tta = " (flip TTA)" if result.tta else ""
-    print(f"{meta['model']} on {name}/{args.split}: top-1 {100 * result.top1:.2f}%  "
-          f"top-5 {100 * result.top5:.2f}%  loss {result.loss:.4f}  n={result.n}{tta}")
-    width = max(len(c) for c in result.classes)
-    for cls, acc in result.per_class.items():
-        print(f"  {cls:<{width}}  {100 * acc:6.2f}%")
-    print(f"confusion matrix: {png}")
+    if args.json != "-":  # with --json -, stdout is the JSON alone
+        print(f"{meta['model']} on {name}/{args.split}: top-1 {100 * result.top1:.2f}%  "
+              f"top-5 {100 * result.top5:.2f}%  loss {result.loss:.4f}  n={result.n}{tta}")
+        width = max(len(c) for c in result.classes)
+        for cls, acc in result.per_class.items():
+            print(f"  {cls:<{width}}  {100 * acc:6.2f}%")
+        print(f"confusion matrix: {png}")
     if args.json:
-        out = {**result.to_dict(), "model": meta["model"], "data": name, "split": args.split,
-               "confusion_png": str(png)}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+        options.write_json({**result.to_dict(), "model": meta["model"], "data": name,
+                            "split": args.split, "confusion_png": str(png)}, args.json)
     return 0

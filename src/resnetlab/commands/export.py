@@ -5,36 +5,30 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from resnetlab.commands import options
 from resnetlab.errors import ConfigError
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 _CHECK_IMAGES = 16
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``export`` sub-command."""
-    parser = subparsers.add_parser(
-        "export",
-        help="export a model to ONNX or TorchScript (optionally BN-folded, int8)",
-        description=(
-            "Export a trained run directory, a .safetensors with model.json, or raw weights "
-            "(torchvision/timm .pth, URL, IMAGENET1K_V1 with --model) to ONNX (dynamic batch) "
-            "or TorchScript. The file is re-loaded and compared with PyTorch. --int8 adds a "
-            "statically quantized ONNX copy calibrated on images you provide."
-        ),
-    )
-    parser.add_argument("source", metavar="RUN_DIR_OR_WEIGHTS",
-                        help="run directory, weights file, URL or published tag")
-    parser.add_argument("--model", metavar="NAME",
-                        help="architecture of raw weights (a run directory knows its own)")
+def register(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``resnetlab export``."""
+    parser.description = (
+        "Export a trained run directory, a .safetensors with model.json, or raw weights "
+        "(torchvision/timm .pth, URL, IMAGENET1K_V1 with --model) to ONNX (dynamic batch) or "
+        "TorchScript. The file is re-loaded and compared with PyTorch. --int8 adds a statically "
+        "quantized ONNX copy calibrated on images you provide.")
+    options.add_weights_argument(parser, "source")
+    options.add_model(parser, options.RAW_WEIGHTS_MODEL_NOTE, weights=False)
     parser.add_argument("--format", choices=sorted(FORMATS), default="onnx",
                         help="output format (default: onnx)")
-    parser.add_argument("--out", metavar="PATH", type=Path,
-                        help="output file (default: beside the source, model.onnx/model.pt; "
-                             "the int8 copy goes to <stem>.int8.onnx)")
     parser.add_argument("--fold-bn", action="store_true",
                         help="fold BatchNorm into the preceding convolutions first")
-    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17; default 17)")
+    parser.add_argument("--opset", type=int, default=17, metavar="N",
+                        help="ONNX opset (>= 17; default 17)")
+    options.add_output(parser, "a file; default: beside the source, model.onnx/model.pt; the "
+                       "int8 copy goes to <stem>.int8.onnx")
     quant = parser.add_argument_group("int8 quantization (ONNX only)")
     quant.add_argument("--int8", action="store_true",
                        help="also write a static int8 (QDQ, per-channel) ONNX model")
@@ -42,8 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="folder of images to calibrate on (any layout)")
     quant.add_argument("--calibration-data", metavar="NAME",
                        help="dataset to calibrate on instead (e.g. cifar10; needs --data-dir)")
-    quant.add_argument("--data-dir", metavar="DIR", type=Path,
-                       help="directory of the --calibration-data dataset")
+    options.add(quant, "--data-dir", "of the --calibration-data dataset")
     quant.add_argument("--num-calibration", type=int, default=500, metavar="N",
                        help="calibration images to use (default 500)")
     quant.add_argument("--calibration-method", default="minmax",
@@ -90,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     """Load, optionally fold BN, export, verify, optionally quantize."""
     from resnetlab.deploy.export import export_onnx, export_torchscript
     from resnetlab.deploy.fold_bn import find_conv_bn_pairs, fold_batchnorm
-    from resnetlab.deploy.inference import load_for_inference
+    from resnetlab.models.hub.loader import load_model
 
     if args.int8 and args.format != "onnx":
         raise ConfigError("--int8 works with --format onnx only; drop one of them")
@@ -100,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
                           "--calibration-data NAME --data-dir DIR")
     if calibrating and not args.int8:
         raise ConfigError("calibration images are for --int8; add --int8 or drop them")
-    model, meta = load_for_inference(args.source, args.model)
+    model, meta = load_model(args.source, args.model)
     images = _check_inputs(args, meta)
     check = images[:_CHECK_IMAGES] if images is not None else None
     notes = []

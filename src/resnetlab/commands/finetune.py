@@ -5,57 +5,56 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from resnetlab.commands import options
 from resnetlab.errors import ConfigError
 
 _RUN_OPTIONS = ("model", "weights", "data", "data_dir", "val_dir", "val_size", "image_size",
                 "recipe", "epochs", "freeze_epochs", "lr", "lr_decay", "batch_size", "seed",
-                "out", "overwrite")
+                "out", "overwrite", "precision", "time_budget", "checkpoint_steps",
+                "checkpoint_seconds")
 
 
-def register(subparsers) -> None:
-    from resnetlab.data import DATASETS
-    from resnetlab.train.recipes import RECIPES
-
-    p = subparsers.add_parser(
-        "finetune", help="fine-tune pretrained weights on a dataset (transfer learning)",
-        description="Replace the classifier of pretrained weights for the dataset's classes, "
-        "train it alone with the backbone frozen for --freeze-epochs, then train everything "
-        "with discriminative learning rates (lr * lr-decay ** stages-from-the-head). The "
-        "result, --out, is a run directory for eval, predict and export.")
-    p.add_argument("--model", help="architecture (default: the one in the model.json beside "
-                   "--weights)")
-    p.add_argument("--weights", help="pretrained weights: a .safetensors/.pth file or a "
-                   "finished run directory")
-    p.add_argument("--data", choices=DATASETS, default=None, help="dataset (default: folder)")
-    p.add_argument("--data-dir", help="dataset directory (a folder: one sub-folder per class)")
-    p.add_argument("--val-dir", help="validation folder (default: a stratified split of the "
-                   "training images, --val-size)")
-    p.add_argument("--val-size", type=float, help="validation share when there is no "
-                   "--val-dir: a fraction or a count (default: 0.1)")
-    p.add_argument("--image-size", type=int, help="resize images to this size")
-    p.add_argument("--recipe", choices=tuple(RECIPES), help="training recipe (default: fast)")
-    p.add_argument("--epochs", type=int, help="epochs of the whole network (default: 10)")
-    p.add_argument("--freeze-epochs", type=int, help="epochs of the head alone first "
-                   "(default: 2; 0 skips the phase)")
-    p.add_argument("--lr", type=float, help="peak learning rate of the head (default: 0.01)")
-    p.add_argument("--lr-decay", type=float, help="learning-rate factor per stage away from "
-                   "the head (default: 0.5)")
-    p.add_argument("--batch-size", type=int, help="batch size")
-    p.add_argument("--set", action="append", default=[], nargs="+", metavar="FIELD=VALUE",
-                   help="override any recipe field")
-    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available)")
-    p.add_argument("--seed", type=int, help="random seed (default: 0)")
-    p.add_argument("--out", help="fine-tune directory (default: runs/finetune-<model>-<time>)")
-    p.add_argument("--resume", metavar="DIR", help="continue the fine-tune in DIR")
-    p.add_argument("--overwrite", action="store_true", default=None,
-                   help="replace an existing directory")
-    p.add_argument("--quiet", action="store_true", help="print only the final result")
-    p.set_defaults(func=run)
+def register(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``resnetlab finetune``."""
+    parser.description = (
+        "Replace the classifier of pretrained weights for the dataset's classes, train it alone "
+        "with the backbone frozen for --freeze-epochs, then train everything with "
+        "discriminative learning rates (lr * lr-decay ** stages-from-the-head). The result, "
+        "--out, is a run directory for eval, predict and export.")
+    data = options.add_data(parser, "default: folder", image_size="default: the dataset's",
+                            data_dir_note="a folder: one sub-folder per class")
+    data.add_argument("--val-dir", metavar="DIR", type=Path,
+                      help="validation folder (default: a stratified split of the training "
+                      "images, --val-size)")
+    data.add_argument("--val-size", type=float, metavar="SIZE",
+                      help="validation share when there is no --val-dir: a fraction or a count "
+                      "(default: 0.1)")
+    options.add_model(parser, "default: the one in the model.json beside --weights",
+                      "the pretrained weights; required unless --resume")
+    recipe = options.add_recipe(parser, epochs_note="of the whole network; default: 10",
+                                lr_note="of the head; default: 0.01")
+    recipe.add_argument("--freeze-epochs", type=int, metavar="N",
+                        help="epochs of the head alone first (default: 2; 0 skips the phase)")
+    recipe.add_argument("--lr-decay", type=float, metavar="F",
+                        help="learning-rate factor per stage away from the head (default: 0.5)")
+    options.add_runtime(parser, precision=True, threads="default: one per core")
+    options.add_budget(parser, "shared by the two phases in proportion to their epochs; each "
+                       "takes its epochs or what fits its share, whichever is shorter")
+    output = options.add_output(
+        parser, "the fine-tune directory; default: runs/finetune-<model>-<time>",
+        overwrite="a previous fine-tune there is deleted")
+    options.add(output, "--resume", "a fine-tune directory")
+    options.add(output, "--quiet")
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from resnetlab.train.finetune import resume_finetune
 
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.resume:
         given = [o for o in _RUN_OPTIONS if getattr(args, o) is not None]
         if given or args.set:
@@ -77,7 +76,7 @@ def _new(args: argparse.Namespace):
     from resnetlab.train.rundir import default_run_dir
 
     if not args.weights:
-        raise ConfigError("finetune needs pretrained weights: pass --weights FILE_OR_RUN_DIR")
+        raise ConfigError("finetune needs pretrained weights: pass --weights SOURCE")
     data = canonical_name(args.data or "folder")
     pairs = parse_assignments(item for group in args.set for item in group)
     pairs = {"lr": str(0.01 if args.lr is None else args.lr), **pairs}
@@ -98,4 +97,8 @@ def _new(args: argparse.Namespace):
     return finetune(args.model, args.weights, bundle, recipe, out, epochs=epochs,
                     freeze_epochs=freeze, lr_decay=0.5 if args.lr_decay is None
                     else args.lr_decay, data_spec=spec, seed=seed,
-                    overwrite=bool(args.overwrite), quiet=args.quiet, device=args.device)
+                    overwrite=bool(args.overwrite), quiet=args.quiet, device=args.device,
+                    precision=args.precision, time_budget=args.time_budget,
+                    checkpoint_steps=args.checkpoint_steps or 0,
+                    checkpoint_seconds=60.0 if args.checkpoint_seconds is None
+                    else args.checkpoint_seconds)

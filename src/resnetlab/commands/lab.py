@@ -10,103 +10,101 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-SHARED_DIRS = {
-    "cifar10": "../shared/data/cifar10-subset/cifar-10-batches-py",
-    "fashion-mnist": "../shared/data/fashion-mnist-subset/FashionMNIST/raw",
-}
+from resnetlab.commands import options
+
+# What the lab-only options mean, the same in every experiment that takes them (each adds its
+# default as a note).
+_STEPS = "SGD steps of training"
+_CHANNELS = "feature-map channels shown"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny data and short schedules (seconds; what the tests run)")
-    parser.add_argument("--out", metavar="DIR",
-                        help="output directory (default: runs/lab/<experiment>)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--threads", type=int, metavar="N",
-                        help="torch CPU threads (default: 1 for --quick and batchnorm; "
-                             "degradation picks 1 or all, whichever is faster right now)")
+    options.add(parser, "--quick", "tiny data and short schedules; what the tests run")
+    options.add_output(parser, "a directory; default: runs/lab/<experiment>")
+    options.add(parser, "--seed", "default: 0", default=0)
 
 
-def _data(parser: argparse.ArgumentParser, default: str | None, note: str = "") -> None:
-    parser.add_argument("--data", default=default, metavar="NAME",
-                        help=f"dataset (cifar10, fashion-mnist, mnist, digits...; default "
-                             f"{default or 'the one the model was trained on'}){note}")
-    parser.add_argument("--data-dir", metavar="DIR",
-                        help="directory of the dataset's files (not needed for digits)")
+def _threads(parser: argparse.ArgumentParser, device: bool) -> None:
+    options.add_runtime(parser, device=device, threads="default: 1 for --quick and batchnorm; "
+                        "degradation picks 1 or all, whichever is faster right now")
 
 
 def _image(parser: argparse.ArgumentParser, model_default: str) -> None:
-    parser.add_argument("--model", metavar="NAME",
-                        help=f"registered model (default {model_default}; with --weights: the "
-                             "run's own)")
-    parser.add_argument("--weights", metavar="RUN_OR_FILE",
-                        help="trained weights: a run directory, model.safetensors with "
-                             "model.json, or published weights (default: random init)")
+    options.add_model(parser, f"default: {model_default}; with --weights: the run's own",
+                      "trained weights to look into; default: random init")
     parser.add_argument("--image", metavar="PATH",
                         help="image file to use (default: the first test image of --data)")
-    parser.add_argument("--index", type=int, default=0,
+    parser.add_argument("--index", type=int, default=0, metavar="N",
                         help="which test image of --data (default 0)")
-
-
-def _device(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
 
 
 def _features(p: argparse.ArgumentParser) -> None:
     _image(p, "resnet18")
-    _data(p, "digits")
-    p.add_argument("--channels", type=int, default=8, help="channels shown per stage (8)")
+    options.add_data(p, "default: digits", data_dir_note="not needed for digits", default="digits")
+    p.add_argument("--channels", type=int, default=8, metavar="N",
+                   help=f"{_CHANNELS} (default: 8 per stage)")
+    _threads(p, device=False)
 
 
 def _residual(p: argparse.ArgumentParser) -> None:
     _image(p, "resnet18")
-    _data(p, "digits")
+    options.add_data(p, "default: digits", data_dir_note="not needed for digits", default="digits")
     p.add_argument("--block", default="layer2.0",
                    help="block to dissect, by module name (default layer2.0)")
-    p.add_argument("--channels", type=int, default=4, help="channels shown (4)")
+    p.add_argument("--channels", type=int, default=4, metavar="N",
+                   help=f"{_CHANNELS} (default: 4)")
+    _threads(p, device=False)
 
 
 def _gradient_flow(p: argparse.ArgumentParser) -> None:
-    _data(p, "digits")
+    options.add_data(p, "default: digits", data_dir_note="not needed for digits", default="digits")
     p.add_argument("--depths", type=int, nargs="+", default=[20, 56, 110], metavar="D",
                    help="depths 6n+2 of the plain and residual nets (default 20 56 110)")
-    p.add_argument("--steps", type=int,
-                   help="SGD steps before the second measurement (default 20; quick 1; 0: "
-                        "init only)")
-    p.add_argument("--batch-size", type=int, help="batch size (default 64; quick 8)")
-    p.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (0.1)")
+    p.add_argument("--steps", type=int, metavar="N",
+                   help=f"{_STEPS} (before the second measurement; default 20; quick 1; 0: "
+                   "init only)")
+    options.add(p, "--batch-size", "default: 64; quick 8")
+    options.add(p, "--lr", "plain SGD; default: 0.1", default=0.1)
+    _threads(p, device=False)
 
 
 def _degradation(p: argparse.ArgumentParser) -> None:
-    _data(p, "cifar10", f" - e.g. --data-dir {SHARED_DIRS['cifar10']}")
-    p.add_argument("--budget-minutes", type=float, default=18.0,
+    options.add_data(p, "default: cifar10", data_dir_note="e.g. ~/data/cifar-10-batches-py",
+                     default="cifar10")
+    p.add_argument("--budget-minutes", type=float, default=18.0, metavar="MINUTES",
                    help="wall-clock budget for all four nets; sets the common number of "
-                        "iterations (default 18)")
-    p.add_argument("--iterations", type=int, help="iterations per net (overrides the budget)")
-    p.add_argument("--batch-size", type=int, help="batch size (default 128; quick 32)")
-    _device(p)
+                   "iterations (default 18)")
+    p.add_argument("--iterations", type=int, metavar="N",
+                   help=f"{_STEPS} per net (default: what fits --budget-minutes)")
+    options.add(p, "--batch-size", "default: 128; quick 32")
+    _threads(p, device=True)
 
 
 def _batchnorm(p: argparse.ArgumentParser) -> None:
-    _data(p, "fashion-mnist", f" - e.g. --data-dir {SHARED_DIRS['fashion-mnist']}")
-    p.add_argument("--iterations", type=int, help="SGD steps per net (default 1500; quick 40)")
-    p.add_argument("--lr", type=float, default=1.0, help="SGD learning rate (1.0)")
-    p.add_argument("--batch-size", type=int, default=100, help="batch size (100)")
-    _device(p)
+    options.add_data(p, "default: fashion-mnist", default="fashion-mnist",
+                     data_dir_note="e.g. ~/data/fashion-mnist/FashionMNIST/raw")
+    p.add_argument("--iterations", type=int, metavar="N",
+                   help=f"{_STEPS} per net (default 1500; quick 40)")
+    options.add(p, "--lr", "plain SGD; default: 1.0", default=1.0)
+    options.add(p, "--batch-size", "default: 100", default=100)
+    _threads(p, device=True)
 
 
 def _gradcam(p: argparse.ArgumentParser) -> None:
     _image(p, "resnet20, trained here on digits")
-    _data(p, None)
-    p.add_argument("--count", type=int, default=4, help="test images shown (default 4)")
+    options.add_data(p, "default: the one the model was trained on",
+                     data_dir_note="not needed for digits")
+    p.add_argument("--count", type=int, default=4, metavar="N",
+                   help="test images shown (default 4)")
     p.add_argument("--layer", help="layer to explain (default: the last stage)")
-    p.add_argument("--steps", type=int,
-                   help="training steps when no --weights are given (default 300; quick 30)")
-    _device(p)
+    p.add_argument("--steps", type=int, metavar="N",
+                   help=f"{_STEPS} (when no --weights are given; default 300; quick 30)")
+    _threads(p, device=True)
 
 
 def _depth(p: argparse.ArgumentParser) -> None:
-    """No options: the table comes from the model cards."""
+    """No options of its own: the table comes from the model cards."""
+    _threads(p, device=False)
 
 
 # name → (help, description, argument builder)
@@ -140,15 +138,12 @@ EXPERIMENTS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None]
 _NOT_OPTIONS = {"command", "experiment", "func", "quick", "out", "seed", "threads"}
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``lab`` sub-command and one sub-parser per experiment."""
-    parser = subparsers.add_parser(
-        "lab",
-        help="experiments that show what residual networks do (figures + verdict)",
-        description="Run one experiment; it writes results.json and PNG figures into --out "
-                    "(default runs/lab/<experiment>) and prints a short verdict. --quick runs "
-                    "it on tiny data in seconds.",
-    )
+def register(parser: argparse.ArgumentParser) -> None:
+    """One sub-parser per experiment of ``resnetlab lab``."""
+    parser.description = (
+        "Run one experiment; it writes results.json and PNG figures into --out (default "
+        "runs/lab/<experiment>) and prints a short verdict. --quick runs it on tiny data in "
+        "seconds.")
     experiments = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT",
                                         parser_class=type(parser))
     experiments.required = True

@@ -25,22 +25,19 @@ class LaunchError(ResnetlabError):
     """torchrun could not start or finish the job."""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``launch`` sub-command."""
-    p = subparsers.add_parser(
-        "launch", help="run train/finetune on several processes or machines (torchrun)",
-        description=(
-            "Same as 'torchrun [OPTIONS] -m resnetlab COMMAND ...' (PyTorch's launcher does "
-            "the work), but errors such as an unreachable --rdzv-endpoint are one line. "
-            "Example: resnetlab launch --nproc-per-node 2 train --model resnet20 --data "
-            "cifar10 --data-dir DIR --sync-bn. Every torchrun option works: --nnodes, "
-            "--node-rank, --rdzv-backend, --rdzv-endpoint, --rdzv-id, --rdzv-conf, "
-            "--max-restarts, --standalone ... (see 'torchrun --help' and docs/distributed.md)."),
-        usage="resnetlab launch [TORCHRUN OPTIONS] {train,finetune} [ARGS ...]",
-    )
+def register(parser: argparse.ArgumentParser) -> None:
+    """The help of ``resnetlab launch`` (its arguments are torchrun's, see :func:`run`)."""
+    parser.description = (
+        "Same as 'torchrun [OPTIONS] -m resnetlab COMMAND ...' (PyTorch's launcher does the "
+        "work), but errors such as an unreachable --rdzv-endpoint are one line. Example: "
+        "resnetlab launch --nproc-per-node 2 train --model resnet20 --data cifar10 --data-dir "
+        "DIR --sync-bn. Every torchrun option works: --nnodes, --node-rank, --rdzv-backend, "
+        "--rdzv-endpoint, --rdzv-id, --rdzv-conf, --max-restarts, --standalone ... (see "
+        "'torchrun --help' and docs/distributed.md).")
+    parser.usage = "resnetlab launch [TORCHRUN OPTIONS] {train,finetune} [ARGS ...]"
     # Only --help goes through this parser: resnetlab.cli.main hands every other ``launch``
     # command line to :func:`run` untouched, since torchrun's options are not ours to parse.
-    p.set_defaults(func=run, argv=[])
+    parser.set_defaults(func=run, argv=[])
 
 
 def split_argv(argv: list[str]) -> tuple[list[str], str, list[str]]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from resnetlab.commands import options
 from resnetlab.errors import ConfigError
 from resnetlab.models import get_card, list_models
 
@@ -37,18 +37,17 @@ def run(args: argparse.Namespace) -> int:
     if not names:
         raise ConfigError(f"no model matches {args.pattern!r}; try 'resnetlab models' for all")
     if args.json:
-        print(json.dumps([get_card(n).to_dict() for n in names], indent=2))
-    else:
+        options.write_json([get_card(n).to_dict() for n in names], args.json)
+    if args.json != "-":
         print(render_table(names))
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "models", help="list the registered models with params and MACs",
-        description="List registered models: exact parameter count, MACs at the default input "
-                    "size, input size, source paper and its reported accuracy.")
-    parser.add_argument("pattern", nargs="?", default="*",
+def register(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``resnetlab models``."""
+    parser.description = ("List registered models: exact parameter count, MACs at the default "
+                          "input size, input size, source paper and its reported accuracy.")
+    parser.add_argument("pattern", nargs="?", default="*", metavar="PATTERN",
                         help="shell-style filter, e.g. 'resnet*' or '*cifar' (default: all)")
-    parser.add_argument("--json", action="store_true", help="print the model cards as JSON")
+    options.add_json(parser, "the model cards")
     parser.set_defaults(func=run)

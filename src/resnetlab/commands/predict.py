@@ -3,35 +3,40 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from resnetlab.commands import options
 from resnetlab.errors import ConfigError
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "predict", help="classify image files with a trained model",
-        description="Print the top-k labels and probabilities of each image. Images are "
-        "decoded with PIL, resized to the model's input size and normalized with the "
-        "statistics stored in model.json.")
-    p.add_argument("model", metavar="RUN_DIR_OR_WEIGHTS")
-    p.add_argument("images", metavar="IMAGE", nargs="+")
-    p.add_argument("--top-k", type=int, default=5, help="labels to show per image")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.add_argument("--device", help="cpu, cuda or cuda:N")
-    p.set_defaults(func=run)
+def register(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``resnetlab predict``."""
+    parser.description = (
+        "Print the top-k labels and probabilities of each image. The model is a run directory, "
+        "a saved .safetensors with model.json, raw torchvision/timm weights (ImageNet class "
+        "names and preprocessing for a 1000-class model), a URL or a published tag. Images are "
+        "decoded with PIL and get the model's own evaluation transform.")
+    options.add_weights_argument(parser, "source")
+    parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files to classify")
+    options.add_model(parser, options.RAW_WEIGHTS_MODEL_NOTE, weights=False)
+    parser.add_argument("--top-k", type=int, default=5, metavar="K",
+                        help="labels to show per image (default: 5)")
+    options.add_json(parser, "one entry per image")
+    options.add_runtime(parser)
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from resnetlab.train.predict import predict_files
+    from resnetlab.deploy.predict import predict_files
 
     if args.top_k < 1:
         raise ConfigError(f"--top-k must be >= 1, got {args.top_k}")
-    predictions = predict_files(args.model, args.images, top_k=args.top_k, device=args.device)
+    predictions = predict_files(args.source, args.images, top_k=args.top_k,
+                                model_name=args.model, device=args.device)
     if args.json:
-        print(json.dumps([{"image": p.path, "top": [{"label": lab, "probability": prob}
-                                                    for lab, prob in p.top]}
-                          for p in predictions], indent=2))
+        options.write_json([{"image": p.path, "top": [{"label": lab, "probability": prob}
+                                                      for lab, prob in p.top]}
+                            for p in predictions], args.json)
+    if args.json == "-":
         return 0
     for p in predictions:
         others = ", ".join(f"{lab} {100 * prob:.1f}%" for lab, prob in p.top[1:])

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from resnetlab.commands import options
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "recipes", help="list training recipes, or show one recipe's fields",
-        description="Without NAME: every recipe with its summary. With NAME: every field and "
-        "its value; any field can be changed with 'resnetlab train --set FIELD=VALUE'. "
-        "Sources of each choice: docs/recipes.md.")
-    p.add_argument("name", nargs="?", help="recipe to show")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=run)
+def register(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``resnetlab recipes``."""
+    parser.description = (
+        "Without RECIPE: every recipe with its summary. With RECIPE: every field and its value; "
+        "any field can be changed with 'resnetlab train --set FIELD=VALUE'. Sources of each "
+        "choice: docs/recipes.md.")
+    parser.add_argument("name", nargs="?", metavar="RECIPE", help="recipe to show")
+    options.add_json(parser, "the recipes, or the one recipe")
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,16 +23,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.name is None:
         if args.json:
-            print(json.dumps({n: r.to_dict() for n, r in RECIPES.items()}, indent=2))
+            options.write_json({n: r.to_dict() for n, r in RECIPES.items()}, args.json)
+        if args.json == "-":
             return 0
         width = max(len(n) for n in RECIPES)
         for name, recipe in RECIPES.items():
             print(f"{name:<{width}}  {recipe.summary}")
-        print("\nshow one with 'resnetlab recipes NAME'; change a field with --set FIELD=VALUE")
+        print("\nshow one with 'resnetlab recipes RECIPE'; change a field with --set "
+              "FIELD=VALUE")
         return 0
     recipe = get_recipe(args.name)
     if args.json:
-        print(json.dumps(recipe.to_dict(), indent=2))
+        options.write_json(recipe.to_dict(), args.json)
+    if args.json == "-":
         return 0
     rows = describe(recipe)
     width = max(len(k) for k, _ in rows)

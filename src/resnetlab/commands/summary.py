@@ -3,45 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
+from resnetlab.commands import options
 from resnetlab.errors import ConfigError, ResnetlabError
 
 _FALLBACK_INPUT_SIZE = (3, 224, 224)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``summary`` sub-command."""
-    parser = subparsers.add_parser(
-        "summary",
-        help="per-layer output shapes, parameters and MACs of a model",
-        description=(
-            "Run one dummy batch through a registered model and print every layer with its "
-            "output shape, parameter count and multiply-accumulates (torchinfo conventions)."
-        ),
-    )
-    parser.add_argument("name", metavar="NAME", help="model name (see 'resnetlab models')")
-    parser.add_argument(
-        "--input-size",
-        nargs="+",
-        type=int,
-        metavar="N",
-        help="one sample's shape without batch, e.g. 3 32 32 (default: the model card's)",
-    )
-    parser.add_argument("--num-classes", type=int, help="size of the classifier output")
-    parser.add_argument(
-        "--depth", type=int, help="network depth override passed to the model (e.g. 110)"
-    )
-    parser.add_argument(
-        "--max-depth",
-        type=int,
-        metavar="D",
-        help="show rows down to this nesting level only (1 = top-level blocks; default: all)",
-    )
-    parser.add_argument(
-        "--json", metavar="OUT", help="also write the summary as JSON to OUT ('-': stdout only)"
-    )
+def register(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``resnetlab summary``."""
+    parser.description = (
+        "Run one dummy batch through a registered model and print every layer with its output "
+        "shape, parameter count and multiply-accumulates (torchinfo conventions).")
+    parser.add_argument("name", metavar="NAME", help=options.SPECS["--model"][0])
+    parser.add_argument("--input-size", nargs="+", type=int, metavar="N",
+                        help="one sample's shape without batch, e.g. 3 32 32 (default: the "
+                        "model card's)")
+    parser.add_argument("--num-classes", type=int, metavar="N", help="classifier outputs")
+    parser.add_argument("--depth", type=int, metavar="N",
+                        help="network depth override passed to the model (e.g. 110)")
+    parser.add_argument("--max-depth", type=int, metavar="D",
+                        help="show rows down to this nesting level only (1 = top-level blocks; "
+                        "default: all)")
+    options.add_json(parser, "the summary")
     parser.set_defaults(func=run)
 
 
@@ -103,16 +87,8 @@ def run(args: argparse.Namespace) -> int:
         ) from exc
     result.model = args.name
 
-    if args.json == "-":
-        print(json.dumps(result.to_dict(), indent=2))
-        return 0
-    print(result)
+    if args.json != "-":
+        print(result)
     if args.json:
-        out = Path(args.json)
-        try:
-            out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot write {out} ({exc.strerror}); pass a writable path to --json"
-            ) from exc
+        options.write_json(result.to_dict(), args.json)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from resnetlab.commands import options
 from resnetlab.errors import ConfigError
 
 # Options that describe a new run; with --resume the run's config.json decides them
@@ -15,68 +16,48 @@ _RUN_OPTIONS = ("model", "data", "recipe", "time_budget", "batch_size",
                 "deterministic", "sync_bn", "resume_if_exists")
 
 
-def register(subparsers) -> None:
-    from resnetlab.data import DATASETS
-    from resnetlab.train.recipes import RECIPES
-
-    p = subparsers.add_parser(
-        "train", help="train a model (default: resnet20 on the embedded digits)",
-        description="Train a model with a recipe. With no arguments: the Quickstart "
-        "(resnet20 on the embedded digits, about a minute on a laptop CPU). Every recipe field "
-        "can be changed with --set FIELD=VALUE (see 'resnetlab recipes NAME').")
-    p.add_argument("--model", help="model name (default: one that suits the data)")
-    p.add_argument("--weights", metavar="PATH_OR_URL",
-                   help="start from these weights (torchvision/timm .pth, .safetensors, URL or "
-                        "tag); a classifier of another size is left fresh. To adapt a "
-                        "pretrained net to new classes, 'resnetlab finetune' does more")
-    p.add_argument("--data", choices=DATASETS, help="dataset (default: digits, embedded)")
-    p.add_argument("--data-dir", help="dataset directory (all datasets but digits); with "
-                   "--resume, where the run's data is now if it moved")
-    p.add_argument("--image-size", type=int, help="resize images to this size")
-    p.add_argument("--recipe", choices=tuple(RECIPES), help="training recipe (default: fast)")
-    p.add_argument("--epochs", type=int,
-                   help="number of epochs (replaces the recipe's length); with --resume, the "
-                   "new total of a run to lengthen")
-    p.add_argument("--more-epochs", type=int, metavar="K",
-                   help="with --resume: train K more epochs (a finished run gets a new "
-                   "warm-up and decay phase)")
-    p.add_argument("--time-budget", type=float, metavar="SECONDS",
-                   help="fit the whole schedule into this many seconds: re-planned from the "
-                   "measured speed as it trains, it ends between 95 and 100 %% of them")
-    p.add_argument("--batch-size", type=int, help="batch size")
-    p.add_argument("--lr", type=float, help="peak learning rate")
-    p.add_argument("--set", action="append", default=[], nargs="+", metavar="FIELD=VALUE",
-                   help="override any recipe field, e.g. --set label_smoothing=0.1 ema=0.999")
-    p.add_argument("--precision", choices=("fp32", "bf16"),
-                   help="fp32, or bf16 autocast (default: bf16 on CUDA and on CPUs with "
-                        "native bf16, i.e. AVX512-BF16 or AMX; fp32 elsewhere)")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
-                   help="NHWC memory format (default: on, it is faster on CPU and GPU)")
-    p.add_argument("--compile", action="store_true", default=None,
-                   help="compile the training forward with torch.compile (off by default: "
-                        "on CPU it added nothing to bf16 + channels_last, docs/benchmarks.md)")
-    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available)")
-    p.add_argument("--seed", type=int, help="random seed (default: 0)")
-    p.add_argument("--deterministic", action="store_true", default=None,
-                   help="deterministic kernels (bitwise repeatable on GPU; slower)")
-    p.add_argument("--out", help="run directory (default: runs/<model>-<data>-<time>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
-    p.add_argument("--resume-if-exists", action="store_true", default=None,
-                   help="continue --out if it has a checkpoint, else start it (for requeued "
-                   "jobs; torchrun restarts do this by themselves)")
-    p.add_argument("--sync-bn", action="store_true", default=None,
-                   help="under torchrun: BatchNorm statistics over the global batch "
-                   "(SyncBatchNorm; a gloo all-reduce on CPU)")
-    p.add_argument("--overwrite", action="store_true", default=None,
-                   help="replace an existing run directory")
-    p.add_argument("--checkpoint-steps", type=int,
-                   help="also checkpoint every N steps (default: every epoch and 60 s)")
-    p.add_argument("--checkpoint-seconds", type=float, help="checkpoint at least this often")
-    p.add_argument("--threads", type=int,
-                   help="CPU threads for torch (default: one per core; 1 for digits; a resumed "
-                   "run uses the run's own)")
-    p.add_argument("--quiet", action="store_true", help="print only the final result")
-    p.set_defaults(func=run)
+def register(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``resnetlab train``."""
+    parser.description = (
+        "Train a model with a recipe. With no arguments: the Quickstart (resnet20 on the "
+        "embedded digits, about a minute on a laptop CPU). Every recipe field can be changed "
+        "with --set FIELD=VALUE (see 'resnetlab recipes RECIPE').")
+    options.add_data(
+        parser, "default: digits, embedded", image_size="default: the recipe's, else the "
+        "dataset's", data_dir_note="all datasets but digits; with --resume, where the run's "
+        "data is now if it moved")
+    options.add_model(
+        parser, "default: one that suits the data", "start from them; a classifier of another "
+        "size starts fresh. To adapt a pretrained net to new classes, 'resnetlab finetune' "
+        "does more")
+    recipe = options.add_recipe(
+        parser, epochs_note="replaces the recipe's length; with --resume, the new total of a run "
+        "to lengthen")
+    recipe.add_argument("--more-epochs", type=int, metavar="K",
+                        help="with --resume: train K more epochs (a finished run gets a new "
+                        "warm-up and decay phase)")
+    recipe.add_argument("--deterministic", action="store_true", default=None,
+                        help="deterministic kernels (bitwise repeatable on GPU; slower)")
+    options.add_runtime(parser, precision=True, threads="default: one per core; 1 for digits; "
+                        "a resumed run uses the run's own")
+    speed = parser.add_argument_group("speed")
+    speed.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                       help="NHWC memory format (default: on, it is faster on CPU and GPU)")
+    options.add(speed, "--compile", "off by default: on CPU it added nothing to bf16 + "
+                "channels_last, docs/benchmarks.md", default=None)
+    speed.add_argument("--sync-bn", action="store_true", default=None,
+                       help="under torchrun: BatchNorm statistics over the global batch "
+                       "(SyncBatchNorm; a gloo all-reduce on CPU)")
+    options.add_budget(parser, "alone, it sets the length: the run ends between 95 and 100 %% "
+                       "of them; with --epochs, whichever is shorter")
+    output = options.add_output(parser, "the run directory; default: runs/<model>-<data>-<time>",
+                                overwrite="a previous run there is deleted")
+    options.add(output, "--resume", "a run directory")
+    output.add_argument("--resume-if-exists", action="store_true", default=None,
+                        help="continue --out if it has a checkpoint, else start it (for "
+                        "requeued jobs; torchrun restarts do this by themselves)")
+    options.add(output, "--quiet")
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -167,7 +148,7 @@ def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
 
 def _load_initial_weights(model, source: str) -> None:
     """Load ``source`` into ``model``; only the classifier may differ (then it stays fresh)."""
-    from resnetlab.deploy.weights import load_weights
+    from resnetlab.models.hub.weights import load_weights
 
     if load_weights(model, source, new_head=True).fresh_head:
         print(f"note: --weights {source}: the classifier does not fit "

@@ -24,6 +24,7 @@ from resnetlab.data.dataset import (
 )
 from resnetlab.data.digits import load_digits
 from resnetlab.data.folder import load_folder_splits, load_image_folder
+from resnetlab.data.images import IMAGE_EXTENSIONS, list_images, read_image
 from resnetlab.data.loader import InMemoryLoader, mix_seed
 from resnetlab.data.mnist import load_fashion_mnist, load_mnist, read_idx
 from resnetlab.data.registry import DATASETS, canonical_name, load
@@ -31,6 +32,7 @@ from resnetlab.data.resize import fit, fit_batch
 
 __all__ = [
     "DATASETS",
+    "IMAGE_EXTENSIONS",
     "Augment",
     "DataBundle",
     "ImageDataset",
@@ -49,11 +51,13 @@ __all__ = [
     "load_fashion_mnist",
     "load_image_folder",
     "load_folder_splits",
+    "list_images",
     "load_mnist",
     "mix_seed",
     "normalize",
     "random_crop",
     "random_flip",
     "read_idx",
+    "read_image",
     "stratified_split",
 ]

@@ -30,7 +30,7 @@ def missing_error(
     why = f" ({reason})" if reason else ""
     return DataError(
         f"{title} not found in {directory}{why}: expected {', '.join(expected)}; pass --download "
-        f"(download=True) to fetch {url}, or put the files in {directory} yourself"
+        f"(download=True in Python) to fetch {url}, or put the files in {directory} yourself"
     )
 
 

@@ -18,19 +18,15 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 from resnetlab.data.dataset import ImageDataset, channel_stats, holdout_test
+from resnetlab.data.images import IMAGE_EXTENSIONS, image_files, read_image
 from resnetlab.data.resize import as_size, fit
 from resnetlab.errors import DataError
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (
-    ".bmp", ".gif", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp",
-)
 # ImageNet-style models expect 224 x 224; used when the images do not share one size.
 DEFAULT_IMAGE_SIZE = 224
 # The test part held out of a folder without train/test sub-folders; fixed so that runs with
@@ -52,33 +48,16 @@ def find_classes(directory: Path) -> list[str]:
     return classes
 
 
-def _image_files(folder: Path) -> list[Path]:
-    files = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if d[0] != ".")
-        files += [Path(dirpath, f) for f in sorted(filenames)
-                  if f[0] != "." and f.lower().endswith(IMAGE_EXTENSIONS)]
-    return files
-
-
-def _decode(path: Path) -> torch.Tensor:
-    """``3 x H x W`` uint8 tensor of any PIL-readable image (palette, grey, alpha -> RGB)."""
-    with Image.open(path) as image:
-        rgb = np.asarray(image.convert("RGB"))
-    return torch.from_numpy(rgb.copy()).permute(2, 0, 1).contiguous()
-
-
 def _decode_all(
     items: list[tuple[Path, int]], size: tuple[int, int] | None, strict: bool
 ) -> tuple[list[torch.Tensor], list[int], list[Path]]:
     images, labels, skipped = [], [], []
     for path, label in items:
         try:
-            image = _decode(path)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            image = read_image(path)
+        except DataError:
             if strict:
-                raise DataError(f"cannot read image {path} ({exc}); fix or delete it, or load "
-                                "without strict to skip unreadable files") from exc
+                raise
             skipped.append(path)
             continue
         images.append(fit(image, size) if size is not None else image)
@@ -109,12 +88,12 @@ def load_image_folder(
         raise DataError(f"{directory} has classes {unknown} that the training folder lacks; "
                         "use the same class sub-folders in every split")
     size = None if image_size is None else as_size(image_size)
-    items = [(p, classes.index(c)) for c in found for p in _image_files(directory / c)]
+    items = [(p, classes.index(c)) for c in found for p in image_files(directory / c)]
     images, labels, skipped = _decode_all(items, size, strict)
     if skipped:
         shown = ", ".join(p.name for p in skipped[:_NAMES_SHOWN])
         more = ", ..." if len(skipped) > _NAMES_SHOWN else ""
-        log.warning("skipped %d unreadable image(s) in %s: %s%s (strict=True stops at the first)",
+        log.warning("skipped %d unreadable image(s) in %s: %s%s (a strict load stops at the first)",
                     len(skipped), directory, shown, more)
     if not images:
         raise DataError(f"no readable images ({', '.join(IMAGE_EXTENSIONS)}) under {directory}; "

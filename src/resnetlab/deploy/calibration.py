@@ -14,7 +14,8 @@ from typing import Any
 
 import torch
 
-from resnetlab.deploy.images import list_images, load_images, preprocess
+from resnetlab.data import list_images, load
+from resnetlab.deploy.images import load_images, preprocess
 from resnetlab.errors import ConfigError
 
 DEFAULT_COUNT = 500
@@ -34,8 +35,6 @@ def from_dataset(name: str, data_dir: str | Path | None, meta: Mapping[str, Any]
                  count: int = DEFAULT_COUNT, seed: int = 0, split: str = "train"
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """``count`` images (random with ``seed``) of a dataset split, preprocessed, and labels."""
-    from resnetlab.data import load
-
     bundle = load(name, data_dir)
     dataset = getattr(bundle, split)
     if dataset is None or len(dataset) == 0:

@@ -1,4 +1,5 @@
-"""Image files to model inputs, following a model's ``model.json``.
+"""Image files to model inputs, following a model's ``model.json`` (files are decoded by
+:func:`resnetlab.data.images.read_image`, the one image reader).
 
 ``preprocess`` applies the evaluation transform a model was made for: with ``resize_size`` (the
 ImageNet preset: 256) the shorter side goes to that size and the centre ``input_size`` crop is
@@ -9,48 +10,18 @@ data layer uses at load time). Then they are standardised with ``mean``/``std``.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
 from resnetlab.data import fit, fit_batch, normalize
-from resnetlab.data.folder import IMAGE_EXTENSIONS
+from resnetlab.data.images import read_image
 from resnetlab.errors import DataError
 
 log = logging.getLogger(__name__)
-
-
-def list_images(directory: str | Path) -> list[Path]:
-    """Every image file under ``directory`` (recursively, hidden entries skipped), sorted."""
-    directory = Path(directory).expanduser()
-    if not directory.is_dir():
-        raise DataError(f"image folder {directory} does not exist; pass a folder of images")
-    found = []
-    for dirpath, dirnames, filenames in os.walk(directory, followlinks=True):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        found += [Path(dirpath, f) for f in filenames
-                  if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)]
-    if not found:
-        raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {directory}; "
-                        "pass a folder that holds image files")
-    return sorted(found)
-
-
-def read_image(path: str | Path, channels: int = 3) -> torch.Tensor:
-    """``C x H x W`` uint8 tensor of an image file, as RGB (``channels=3``) or grey (``1``)."""
-    try:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("L" if channels == 1 else "RGB"))
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise DataError(f"cannot read image {path} ({exc}); fix or remove the file") from None
-    tensor = torch.from_numpy(array.copy())
-    return tensor[None] if tensor.dim() == 2 else tensor.permute(2, 0, 1).contiguous()
 
 
 def preprocess(images: torch.Tensor | Sequence[torch.Tensor],

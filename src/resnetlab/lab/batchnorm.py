@@ -18,13 +18,14 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 
 from resnetlab.data import InMemoryLoader, normalize
+from resnetlab.hardware import resolve_device
 from resnetlab.lab.common import LabResult
 from resnetlab.lab.inputs import load_lab_data
 from resnetlab.lab.lenet import lenet5
 from resnetlab.lab.plotting import save
+from resnetlab.train.step import train_step
 
 FIGURE = "batchnorm.png"
 THRESHOLDS = (0.5, 0.7)
@@ -41,7 +42,8 @@ def _accuracy(model, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def train_curve(model, loader: InMemoryLoader, test_x: torch.Tensor, test_y: torch.Tensor,
                 iterations: int, lr: float) -> dict:
-    """Plain SGD for ``iterations`` steps; test accuracy after every step."""
+    """Plain SGD for ``iterations`` steps; test accuracy after every step (so the loss is
+    read after every step too: the curve needs it)."""
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     accs: list[float] = []
     losses: list[float] = []
@@ -49,11 +51,8 @@ def train_curve(model, loader: InMemoryLoader, test_x: torch.Tensor, test_y: tor
     model.train()
     while len(accs) < iterations:
         for x, y in loader.iter_from(epoch):
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
+            loss, _ = train_step(model, optimizer, x, y)
+            losses.append(float(loss))
             accs.append(_accuracy(model, test_x, test_y))
             if len(accs) == iterations or not math.isfinite(losses[-1]):
                 break
@@ -92,8 +91,6 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "fashion-mnist",
         data_dir: str | None = None, iterations: int | None = None, lr: float = 1.0,
         batch_size: int = 100, seed: int = 0, device: str | None = None) -> LabResult:
     """Train both LeNets with the same data order; record per-iteration test accuracy."""
-    from resnetlab.hardware import resolve_device
-
     where = resolve_device(device)
     iterations = iterations or (40 if quick else 1500)
     lab_data = load_lab_data(data, data_dir, quick, image_size=28)

@@ -20,13 +20,18 @@ import torch
 from matplotlib.ticker import MaxNLocator
 
 from resnetlab.errors import ConfigError
+from resnetlab.hardware import resolve_device
 from resnetlab.lab.common import LabResult
 from resnetlab.lab.inputs import load_lab_data
 from resnetlab.lab.plotting import depth_color, save
 from resnetlab.models import create_model
+from resnetlab.train import train
+from resnetlab.train.probe import first_batch, probe_trainer
+from resnetlab.train.timer import StepTimer
 
 FIGURE = "degradation.png"
 NETS = ("plain20", "plain56", "resnet20", "resnet56")
+RECIPE = "he2016"
 QUICK_TRAIN, QUICK_TEST, QUICK_ITERATIONS = 128, 128, 8
 # Share of the budget planned for training steps; the rest absorbs evaluation jitter, model
 # export and the slower first steps.
@@ -37,27 +42,19 @@ def _log(message: str) -> None:
     print(f"[lab degradation] {message}", file=sys.stderr, flush=True)
 
 
-def _step_seconds(name: str, bundle, batch_size: int, device, steps: int = 3) -> float:
-    """Fastest of ``steps`` SGD steps of a fresh ``name`` after one warm-up step, run the way
-    :func:`resnetlab.train.train` will run it (the benchmark's step along the device's default
-    precision and layout; the values of the batch do not change the time)."""
-    from resnetlab.bench.training import resnetlab_path, train_step
-
-    channels, size = bundle.input_size[0], bundle.input_size[-1]
-    model = create_model(name, num_classes=bundle.num_classes, in_chans=channels)
-    step = train_step(model, resnetlab_path(device), batch_size=batch_size, image_size=size,
-                      num_classes=bundle.num_classes, device=device, in_chans=channels)
-    times = []
-    for _ in range(steps + 1):
-        t = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
+def _step_seconds(name: str, bundle, overrides: dict, device, steps: int = 3) -> float:
+    """Fastest of ``steps`` training steps of a fresh ``name`` after one warm-up step: the
+    trainer's step that :func:`resnetlab.train.train` will run (:data:`RECIPE` with
+    ``overrides``, the device's default precision and layout)."""
+    model = create_model(name, num_classes=bundle.num_classes, in_chans=bundle.input_size[0])
+    trainer = probe_trainer(model, bundle, RECIPE, overrides=overrides, device=device)
+    x, y = first_batch(trainer)
+    timer = StepTimer(device)
+    times = [timer.time(lambda: trainer.train_step(x, y, 0)) for _ in range(steps + 1)]
     return min(times[1:])
 
 
-def _pick_threads(bundle, batch_size: int, device) -> int:
+def _pick_threads(bundle, overrides: dict, device) -> int:
     """The intra-op thread count (1 or all) that trains ResNet-56 faster right now.
 
     On a machine shared with other jobs, two threads that wait for each other at every
@@ -69,19 +66,20 @@ def _pick_threads(bundle, batch_size: int, device) -> int:
     timings = {}
     for threads in (1, most):
         torch.set_num_threads(threads)
-        timings[threads] = _step_seconds("resnet56", bundle, batch_size, device, steps=2)
+        timings[threads] = _step_seconds("resnet56", bundle, overrides, device, steps=2)
     best = min(timings, key=timings.get)
     torch.set_num_threads(best)
     return best
 
 
-def _seconds_per_iteration(names, bundle, batch_size: int, device) -> float:
+def _seconds_per_iteration(names, bundle, overrides: dict, device) -> float:
     """Seconds one iteration of *all* nets costs (they train one after the other), with each
     epoch's test-set evaluation spread over its steps."""
+    batch_size = overrides["batch_size"]
     per_epoch = max(1, len(bundle.train) // batch_size)
     total = 0.0
     for name in names:
-        step = _step_seconds(name, bundle, batch_size, device)
+        step = _step_seconds(name, bundle, overrides, device)
         # Evaluation is a forward pass (about a third of a step) over the test set per epoch.
         evaluation = step / 3 * len(bundle.test) / batch_size
         total += step + evaluation / per_epoch
@@ -125,9 +123,6 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
     ``threads``: the thread count the caller fixed; ``None`` lets the calibration pick 1 or
     all, whichever trains faster on this machine right now.
     """
-    from resnetlab.hardware import resolve_device
-    from resnetlab.train import train
-
     started = time.perf_counter()
     where = resolve_device(device)
     lab_data = load_lab_data(data, data_dir, quick, image_size=16 if quick else None)
@@ -137,6 +132,14 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
         bundle.train = bundle.train.subset(slice(0, QUICK_TRAIN))
         bundle.test = bundle.test.subset(slice(0, QUICK_TEST))
     batch_size = batch_size or (32 if quick else 128)
+    # The paper's recipe, without its 45k/5k validation split (we report test error, as Fig. 6
+    # does). Its warm-up (lr 0.01 until the training error is below 80 %, §4.2) is applied to
+    # every net, not only to 110 layers: at lab budgets ResNet-56 diverged in its first epoch at
+    # lr 0.1 and never recovered (docs/lab.md), and one rule for all keeps the recipe identical.
+    # Digits are 16×16 grey numerals, so they get a 1-pixel crop and no mirroring.
+    recipe = {"val_size": 0, "batch_size": batch_size, "warmup_min_depth": 0}
+    if is_digits:
+        recipe.update(pad=1, flip=False)
     if iterations is None:
         if quick:
             iterations = QUICK_ITERATIONS
@@ -144,8 +147,8 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
             if budget_minutes <= 0:
                 raise ConfigError("--budget-minutes must be > 0; or pass --iterations N")
             if threads is None:  # the caller did not fix the thread count
-                threads = _pick_threads(bundle, batch_size, where)
-            per_iteration = _seconds_per_iteration(NETS, bundle, batch_size, where)
+                threads = _pick_threads(bundle, recipe, where)
+            per_iteration = _seconds_per_iteration(NETS, bundle, recipe, where)
             left = budget_minutes * 60 - (time.perf_counter() - started)
             iterations = int(left * _SAFETY / per_iteration)
             _log(f"one iteration of all four nets takes ~{per_iteration:.2f} s on "
@@ -153,20 +156,12 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
             if iterations < 1:
                 raise ConfigError(f"--budget-minutes {budget_minutes:g} leaves no time to train; "
                                   "raise it or pass --iterations N")
-    # The paper's recipe, without its 45k/5k validation split (we report test error, as Fig. 6
-    # does). Its warm-up (lr 0.01 until the training error is below 80 %, §4.2) is applied to
-    # every net, not only to 110 layers: at lab budgets ResNet-56 diverged in its first epoch at
-    # lr 0.1 and never recovered (docs/lab.md), and one rule for all keeps the recipe identical.
-    # Digits are 16×16 grey numerals, so they get a 1-pixel crop and no mirroring.
-    overrides = {"iterations": iterations, "val_size": 0, "batch_size": batch_size,
-                 "warmup_min_depth": 0}
-    if is_digits:
-        overrides.update(pad=1, flip=False)
+    overrides = {"iterations": iterations, **recipe}
     runs: dict[str, dict] = {}
     for i, name in enumerate(NETS):
         _log(f"training {name} ({i + 1}/{len(NETS)}) for {iterations} iterations")
         t = time.perf_counter()
-        result = train(name, bundle, "he2016", out_dir / "runs" / name, overrides=overrides,
+        result = train(name, bundle, RECIPE, out_dir / "runs" / name, overrides=overrides,
                        seed=seed, device=where, quiet=True, overwrite=True,
                        checkpoint_seconds=0)
         history = [{k: r[k] for k in ("epoch", "step", "train_loss", "train_acc", "test_acc")}
@@ -193,7 +188,7 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
     residual_fixes = not verdicts["residual_train"]["deeper_is_worse"]
     results = {
         "data": bundle.name, "train_images": len(bundle.train), "test_images": len(bundle.test),
-        "recipe": "he2016", "recipe_overrides": overrides, "iterations": iterations,
+        "recipe": RECIPE, "recipe_overrides": overrides, "iterations": iterations,
         "batch_size": batch_size, "epochs": epochs, "budget_minutes": budget_minutes,
         "minutes": minutes, "device": str(where), "threads": torch.get_num_threads(),
         "seed": seed,

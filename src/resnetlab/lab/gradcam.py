@@ -15,10 +15,12 @@ import matplotlib.pyplot as plt
 from PIL import Image
 
 from resnetlab.analysis.gradcam import grad_cam, overlay
+from resnetlab.data import load
 from resnetlab.errors import DataError
 from resnetlab.lab.common import LabResult
 from resnetlab.lab.inputs import LabModel, load_lab_data, load_lab_model, sample_input
 from resnetlab.lab.plotting import image_for_display, save, show_image
+from resnetlab.train import train
 
 FIGURE = "gradcam.png"
 OVERLAY = "gradcam_overlay.png"
@@ -28,9 +30,6 @@ OVERLAY_SIDE = 256  # the single overlay PNG is upscaled to this many pixels
 def _train_here(out_dir: Path, model: str, quick: bool, steps: int | None, seed: int,
                 device: str | None) -> tuple[Path, str]:
     """Train ``model`` on digits with the he2016 recipe; returns the run dir and a note."""
-    from resnetlab.data import load
-    from resnetlab.train import train
-
     size = 16 if quick else 32
     steps = steps or (30 if quick else 300)
     print(f"[lab gradcam] no --weights: training {model} on digits ({size}x{size}) for "

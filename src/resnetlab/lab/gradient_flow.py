@@ -23,7 +23,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 
 from resnetlab.analysis.gradients import GradientReport, gradient_norms
 from resnetlab.data import InMemoryLoader, normalize
@@ -31,6 +30,7 @@ from resnetlab.lab.common import LabResult, sci
 from resnetlab.lab.inputs import load_lab_data
 from resnetlab.lab.plotting import depth_color, save
 from resnetlab.models import create_model
+from resnetlab.train.step import train_step
 
 FIGURE = "gradient_flow.png"
 
@@ -40,16 +40,14 @@ def _net_name(plain: bool, depth: int) -> str:
 
 
 def _train_steps(model, loader: InMemoryLoader, steps: int, lr: float) -> float:
-    """``steps`` SGD steps of the paper's optimizer (momentum 0.9, weight decay 1e-4)."""
+    """``steps`` SGD steps of the paper's optimizer (momentum 0.9, weight decay 1e-4); the
+    last loss (each is read, to stop at the first that is not finite)."""
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
     done, epoch, loss = 0, 0, float("nan")
     while done < steps:
         for x, y in loader.iter_from(epoch):
-            out = F.cross_entropy(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            out.backward()
-            optimizer.step()
-            loss, done = float(out.detach()), done + 1
+            out, _ = train_step(model, optimizer, x, y)
+            loss, done = float(out), done + 1
             if done == steps or not math.isfinite(loss):
                 return loss
         epoch += 1

@@ -12,13 +12,18 @@ from typing import Any
 
 import torch
 from torch import nn
+from torchvision.transforms.v2 import functional as TF
 
+from resnetlab.data import canonical_name, channel_stats, fit, load, normalize, read_image
 from resnetlab.errors import DataError
+from resnetlab.models.cards import get_card
+from resnetlab.models.factory import create_model
+from resnetlab.models.hub.loader import load_model
 
-# Where the documentation's data lives, for error messages only.
+# What a dataset's directory typically looks like once unpacked, for error messages only.
 _EXAMPLE_DIRS = {
-    "cifar10": "../shared/data/cifar10-subset/cifar-10-batches-py",
-    "fashion-mnist": "../shared/data/fashion-mnist-subset/FashionMNIST/raw",
+    "cifar10": "~/data/cifar-10-batches-py",
+    "fashion-mnist": "~/data/fashion-mnist/FashionMNIST/raw",
 }
 
 
@@ -40,8 +45,6 @@ def load_lab_data(name: str, data_dir: str | Path | None, quick: bool, *,
 
     A missing directory is a one-line :class:`DataError` naming ``--data-dir``.
     """
-    from resnetlab.data import canonical_name, load
-
     key = canonical_name(name)
     if key == "digits":
         return LabData(load("digits", image_size=image_size))
@@ -73,17 +76,14 @@ def load_lab_model(model_name: str | None, weights: str | Path | None, *, defaul
                    in_chans: int = 3) -> LabModel:
     """Trained weights (run dir, safetensors, published tag) or a fresh randomly initialised model.
 
-    Weights are loaded with :func:`resnetlab.deploy.load_for_inference`, which reads the run's
-    ``model.json``. A fresh model gets the input size of its model card and no statistics
-    (``mean``/``std`` are filled in from the image source by :func:`sample_input`).
+    Weights are loaded with :func:`resnetlab.models.hub.loader.load_model`, which reads a
+    saved model's ``model.json`` (or the ImageNet preset for raw published weights). A fresh
+    model gets the input size of its model card and no statistics (``mean``/``std`` are filled
+    in from the image source by :func:`sample_input`).
     """
     if weights is not None:
-        from resnetlab.deploy import load_for_inference
-
-        model, meta = load_for_inference(str(weights), model_name)
+        model, meta = load_model(str(weights), model_name)
         return LabModel(model, dict(meta), str(meta.get("model", model_name)), True)
-    from resnetlab.models import create_model, get_card
-
     name = model_name or default
     card = get_card(name)
     model = create_model(name, num_classes=card.num_classes, in_chans=in_chans).eval()
@@ -119,14 +119,10 @@ def sample_input(lab_model: LabModel, image: str | Path | None, data: LabData | 
     of the image's dataset (or, for a lone file, the image's own), as a model trained on that
     data would be.
     """
-    from resnetlab.data import channel_stats, fit, normalize
-
     meta = lab_model.meta
     channels, size = int(meta["input_size"][0]), tuple(int(s) for s in meta["input_size"][1:])
     label = None
     if image is not None:
-        from resnetlab.deploy import read_image
-
         path = Path(image).expanduser()
         if not path.is_file():
             raise DataError(f"--image {path} does not exist; pass an image file (PNG, JPEG...)")
@@ -145,8 +141,6 @@ def sample_input(lab_model: LabModel, image: str | Path | None, data: LabData | 
     raw = _match_channels(raw, channels)
     resize = meta.get("resize_size") if lab_model.trained else None
     if resize:  # the ImageNet evaluation transform: shorter side to ``resize``, centre crop
-        from torchvision.transforms.v2 import functional as TF
-
         pixels = TF.center_crop(fit(raw, int(resize)), list(size))
     else:
         pixels = fit(raw, size)

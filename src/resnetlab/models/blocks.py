@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from resnetlab.models.config import BLOCK_NAMES
 from resnetlab.models.shortcuts import make_shortcut
 
 
@@ -201,9 +202,7 @@ class PreActBottleneckBlock(_PreActivation):
         return self.conv3(self.drop(self.relu(self.bn3(out))))
 
 
-BLOCKS: dict[str, type[ResidualBlock]] = {
-    "basic": BasicBlock,
-    "bottleneck": BottleneckBlock,
-    "preact_basic": PreActBasicBlock,
-    "preact_bottleneck": PreActBottleneckBlock,
-}
+# The names are the config's (torch-free) list; zip(strict=True) keeps the two in step.
+BLOCKS: dict[str, type[ResidualBlock]] = dict(zip(
+    BLOCK_NAMES, (BasicBlock, BottleneckBlock, PreActBasicBlock, PreActBottleneckBlock),
+    strict=True))

@@ -67,8 +67,8 @@ def all_feature_info(model: ResNet) -> FeatureInfo:
 def resolve_out_indices(out_indices: Sequence[int] | None, num_indices: int,
                         name: str = "model") -> tuple[int, ...]:
     """Sorted, de-duplicated indices in ``0..num_indices-1``; negatives count from the end."""
-    if out_indices is None:
-        return tuple(range(1, num_indices))
+    if out_indices is None:  # timm's default: the stem and every stage
+        return tuple(range(num_indices))
     resolved = []
     for i in out_indices:
         j = int(i) + num_indices if int(i) < 0 else int(i)

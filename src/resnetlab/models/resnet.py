@@ -7,64 +7,13 @@ match torchvision (``conv1``, ``bn1``, ``maxpool``, ``layer1``…``layer4``, ``f
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 
 import torch
 from torch import nn
 
 from resnetlab.models.blocks import BLOCKS, ResidualBlock
-from resnetlab.models.shortcuts import SHORTCUTS
-
-STEMS = ("imagenet", "cifar", "cifar-preact", "deep")
-
-
-@dataclass(frozen=True)
-class ResNetConfig:
-    """Everything that defines a ResNet's architecture.
-
-    ``widths`` are the per-stage "planes" (a bottleneck stage outputs ``planes * 4`` channels);
-    ``layers`` the number of blocks per stage. Stage ``i > 0`` halves the resolution.
-    """
-
-    block: str
-    layers: tuple[int, ...]
-    widths: tuple[int, ...]
-    stem: str = "imagenet"
-    stem_width: int = 64
-    shortcut: str = "B"
-    groups: int = 1
-    base_width: int = 64
-    dropout: float = 0.0
-    num_classes: int = 1000
-    in_chans: int = 3
-    zero_init_residual: bool = False
-    extra: dict = field(default_factory=dict, compare=False)
-
-    def validate(self) -> ResNetConfig:
-        """Raise ``ValueError`` naming the first bad field; returns ``self`` for chaining."""
-        checks = [
-            (self.block in BLOCKS, f"block must be one of {sorted(BLOCKS)}"),
-            (self.stem in STEMS, f"stem must be one of {STEMS}"),
-            (self.shortcut in SHORTCUTS, f"shortcut must be one of {SHORTCUTS}"),
-            (len(self.layers) == len(self.widths) > 0, "layers and widths need equal length"),
-            (all(n >= 1 for n in self.layers), "every stage needs at least one block"),
-            (self.num_classes >= 1, f"num_classes must be >= 1, got {self.num_classes}"),
-            (self.in_chans >= 1, f"in_chans must be >= 1, got {self.in_chans}"),
-            (self.groups >= 1 and self.base_width >= 1, "groups and base_width must be >= 1"),
-            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-        return self
-
-    def with_overrides(self, **overrides) -> ResNetConfig:
-        """A copy with some fields replaced (unknown names raise ``TypeError``)."""
-        return replace(self, **overrides)
-
-    def to_dict(self) -> dict:
-        """JSON-friendly form (tuples become lists)."""
-        return {k: v for k, v in asdict(self).items() if k != "extra"}
+from resnetlab.models.config import ResNetConfig
 
 
 def _make_stem(cfg: ResNetConfig) -> dict[str, nn.Module]:
@@ -99,9 +48,12 @@ class ResNet(nn.Module):
     classifies, ``stage_outputs`` gives every stage's output (for feature pyramids and the lab).
     """
 
-    def __init__(self, config: ResNetConfig) -> None:
+    def __init__(self, config: ResNetConfig, name: str | None = None) -> None:
         super().__init__()
         self.config = config.validate()
+        # The registered name it was built from (None for a hand-made config): what a saved
+        # model.json records so that the model can be rebuilt without the training code.
+        self.variant_name = name
         for name, module in _make_stem(config).items():
             self.add_module(name, module)
         block = BLOCKS[config.block]

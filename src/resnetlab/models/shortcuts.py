@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-SHORTCUTS = ("A", "B", "C", "none", "B-nobn", "B-avgdown")
+from resnetlab.models.config import SHORTCUTS
 
 
 class ZeroPadShortcut(nn.Module):

@@ -10,7 +10,6 @@
 import sys
 import types
 
-from resnetlab.train.artifacts import load_trained
 from resnetlab.train.evaluate import Evaluation, evaluate
 from resnetlab.train.loop import train
 from resnetlab.train.recipes import RECIPES, Recipe, get_recipe, with_overrides
@@ -26,7 +25,6 @@ __all__ = [
     "TrainingDiverged",
     "evaluate",
     "get_recipe",
-    "load_trained",
     "resume",
     "train",
     "with_overrides",

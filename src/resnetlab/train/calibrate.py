@@ -18,6 +18,7 @@ from resnetlab.train.checkpoint import rng_state, set_rng_state
 from resnetlab.train.optim import build_optimizer
 from resnetlab.train.pace import now
 from resnetlab.train.schedule import ErrorWarmup, weighted_depth
+from resnetlab.train.timer import StepTimer
 
 if TYPE_CHECKING:
     from resnetlab.train.trainer import Trainer
@@ -33,17 +34,17 @@ def calibrate(trainer: Trainer, budget_s: float, cap_steps: int = 0) -> budget_m
     snapshot = copy.deepcopy(trainer.model.state_dict())
     rng = rng_state()
     optimizer = trainer.optimizer
-    trainer.optimizer = build_optimizer(trainer.model, trainer.recipe)
+    trainer.optimizer = build_optimizer(trainer.model, trainer.recipe, trainer.lr_scales)
     trainer.plan = budget_mod.Plan(10**9, trainer.loader_len, "budget")
     limit = max(0.2, 0.02 * budget_s)
     times: list[float] = []
+    timer = StepTimer(trainer.where.device)  # the step does not wait for the device; this does
     epoch = 0
     while len(times) < 3 or (len(times) < MAX_STEPS and sum(times) < limit):
         for x, y in trainer.loader.iter_from(epoch, 0):
-            t = now()
-            trainer.train_step(x, y, epoch)
+            seconds = timer.time(lambda x=x, y=y, epoch=epoch: trainer.train_step(x, y, epoch))
             # The slowest rank's time: every rank must stop calibrating at the same step.
-            times.append(trainer.dist.maximum(now() - t))
+            times.append(trainer.dist.maximum(seconds))
             if len(times) >= MAX_STEPS or (len(times) >= 3 and sum(times[2:]) >= limit):
                 break
         epoch += 1

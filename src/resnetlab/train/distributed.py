@@ -37,7 +37,9 @@ import torch.distributed as dist
 from torch import nn
 
 from resnetlab.errors import ConfigError, ResnetlabError
+from resnetlab.hardware import resolve_device
 from resnetlab.train.evaluate import Evaluation, metrics_from_logits
+from resnetlab.train.sync_batchnorm import convert_sync_batchnorm
 
 T = TypeVar("T")
 
@@ -85,8 +87,6 @@ class Dist:
         if not self.enabled:
             return model, model
         if sync_bn:
-            from resnetlab.train.sync_batchnorm import convert_sync_batchnorm
-
             model = convert_sync_batchnorm(model, self.device)
         ids = [self.device.index] if self.device.type == "cuda" else None
         return model, nn.parallel.DistributedDataParallel(model, device_ids=ids)
@@ -212,8 +212,6 @@ def _timeout() -> timedelta:
 
 
 def _rank_device(requested: str | torch.device | None, local_rank: int) -> torch.device:
-    from resnetlab.hardware import resolve_device
-
     device = requested if isinstance(requested, torch.device) else resolve_device(requested)
     if device.type == "cuda":
         if device.index is None:

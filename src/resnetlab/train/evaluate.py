@@ -3,7 +3,7 @@ per-class accuracy and the confusion matrix, optionally with horizontal-flip TTA
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnetlab.data import fit_batch, normalize
 from resnetlab.errors import ConfigError
 from resnetlab.hardware import Placement, placement
+from resnetlab.models.hub.loader import load_model
 
 
 @dataclass
@@ -38,7 +40,7 @@ class Evaluation:
         }
 
     def save_confusion_png(self, path: str | Path, title: str = "") -> Path:
-        from resnetlab.train.plots import plot_confusion
+        from resnetlab.train.plots import plot_confusion  # matplotlib: only when drawing
 
         return plot_confusion(self.confusion, self.classes, Path(path), title=title)
 
@@ -48,7 +50,6 @@ def normalized_batches(images: torch.Tensor, batch_size: int, mean: Sequence[flo
                        size: tuple[int, int] | None = None) -> Iterator[torch.Tensor]:
     """uint8 ``N x C x H x W`` → normalized float batches on ``where.device``, in order,
     resized (cover + centre crop, as at load time) when ``size`` differs."""
-    from resnetlab.data import fit_batch, normalize
 
     for start in range(0, images.shape[0], batch_size):
         x = images[start:start + batch_size]
@@ -102,24 +103,26 @@ def metrics_from_logits(logits: torch.Tensor, labels: torch.Tensor, classes: Seq
     )
 
 
-def evaluate(weights_or_run_or_model: nn.Module | str | Path, dataset, *,
-             batch_size: int = 500, device: str | torch.device | None = None,
-             precision: str | None = None, tta_flip: bool | None = None) -> Evaluation:
-    """Evaluate a model (an ``nn.Module``, a run directory or a ``.safetensors`` file).
+def evaluate(model_or_source: nn.Module | str | Path, dataset, *,
+             meta: Mapping[str, Any] | None = None, batch_size: int = 500,
+             device: str | torch.device | None = None, precision: str | None = None,
+             tta_flip: bool | None = None) -> Evaluation:
+    """Evaluate a model: an ``nn.Module`` or any source :func:`load_model` takes.
 
     A saved model is fed with the normalization statistics and image size stored in its
-    ``model.json``, and uses flip TTA if its recipe did (``tta_flip`` overrides that); an
-    ``nn.Module`` is fed with the dataset's own statistics.
+    ``model.json`` (``meta``, read by :func:`load_model` or passed with a loaded module), and
+    uses flip TTA if its recipe did (``tta_flip`` overrides that); a bare ``nn.Module`` is fed
+    with the dataset's own statistics.
     """
     where = placement(device, precision, channels_last=False)
-    if isinstance(weights_or_run_or_model, nn.Module):
-        model = weights_or_run_or_model.to(where.device)
+    if isinstance(model_or_source, nn.Module):
+        model = model_or_source.to(where.device)
+    else:
+        model, meta = load_model(model_or_source, device=where.device)
+    if meta is None:
         mean, std, size = dataset.mean, dataset.std, None
         tta = bool(tta_flip)
     else:
-        from resnetlab.train.artifacts import load_trained
-
-        model, meta = load_trained(weights_or_run_or_model, device=where.device)
         mean, std = meta["mean"], meta["std"]
         size = tuple(meta["input_size"][1:])
         if int(meta["input_size"][0]) != dataset.images.shape[1]:

@@ -24,8 +24,11 @@ from typing import Any
 
 from torch import nn
 
+from resnetlab.data import load
 from resnetlab.errors import CheckpointError, ConfigError
-from resnetlab.train.artifacts import META, WEIGHTS
+from resnetlab.models.factory import create_model
+from resnetlab.models.hub.format import META, WEIGHTS, is_saved_model, locate, read_meta
+from resnetlab.models.hub.weights import WeightsSource, load_weights
 from resnetlab.train.loop import train
 from resnetlab.train.recipes import Recipe
 from resnetlab.train.rundir import Run, prepare_new_run_dir
@@ -71,119 +74,118 @@ def freeze_backbone(model: nn.Module) -> None:
             module.momentum = 0.0  # running stats = (1 - 0) * running + 0 * batch
 
 
-def set_discriminative_lr(model: nn.Module, lr_decay: float) -> dict[str, float]:
-    """Give ``model`` the ``lr_scales`` that :func:`resnetlab.train.optim.param_groups` reads."""
+def discriminative_lr(model: nn.Module, lr_decay: float) -> dict[str, float]:
+    """Parameter name -> lr factor ``lr_decay ** distance``: the ``lr_scales`` that
+    :func:`train` passes to :func:`resnetlab.train.optim.param_groups`."""
     if not 0 < lr_decay <= 1:
         raise ConfigError(f"--lr-decay must be in (0, 1], got {lr_decay:g}")
-    model.lr_scales = {n: lr_decay ** d for n, d in stage_distances(model).items()}
-    return model.lr_scales
-
-
-def _weights_file(weights: str | Path) -> Path:
-    p = Path(weights).expanduser()
-    if p.is_dir():
-        p = p / WEIGHTS
-    if not p.is_file():
-        raise CheckpointError(f"pretrained weights {weights} do not exist; pass a .safetensors/"
-                              ".pth file or a finished run directory with --weights")
-    return p
+    return {n: lr_decay ** d for n, d in stage_distances(model).items()}
 
 
 def pretrained_spec(weights: str | Path) -> dict[str, Any] | None:
-    """``{"name", "kwargs"}`` from the model.json beside ``weights``, if there is one."""
-    meta = _weights_file(weights).with_name(META)
-    if not meta.is_file():
+    """``{"name", "kwargs"}`` of a saved model (run dir, model.json beside the weights), or None
+    for raw weights (a ``.pth``, URL or published tag), whose architecture ``--model`` names."""
+    if not is_saved_model(weights):
         return None
-    spec = json.loads(meta.read_text())
+    spec = read_meta(locate(weights)[1])
     kwargs = {k: v for k, v in (spec.get("model_kwargs") or {}).items() if k != "num_classes"}
     return {"name": spec.get("model"), "kwargs": kwargs}
 
 
-def build_pretrained(model_name: str, model_kwargs: dict[str, Any], weights: str | Path,
+def build_pretrained(model_name: str, model_kwargs: dict[str, Any], weights: WeightsSource,
                      num_classes: int) -> nn.Module:
-    """``model_name`` with the backbone of ``weights`` and a fresh ``num_classes`` head."""
-    from resnetlab.deploy.weights import apply_state, read_weights
-    from resnetlab.models import create_model
-
-    model = create_model(model_name, **model_kwargs)
-    model.reset_classifier(num_classes)
-    head = classifier_prefix(model)
-    state = {k: v for k, v in read_weights(_weights_file(weights), model_name).items()
-             if not k.startswith(head)}
-    report = apply_state(model, state, source=str(weights), strict=False)
-    backbone_missing = [k for k in report.missing if not k.startswith(head)]
-    if backbone_missing or report.mismatched or report.loaded == 0:
-        first = (backbone_missing + report.mismatched + ["no tensor matched"])[0]
-        raise CheckpointError(f"weights {weights} do not fit {model_name} (first: {first}); "
-                              "pass the --model (and options) the weights were made for")
+    """``model_name`` with the backbone of ``weights`` and a ``num_classes`` classifier (fresh
+    unless the file's fits): :func:`load_weights` with ``new_head=True``, as ``--weights``
+    everywhere."""
+    model = create_model(model_name, num_classes=num_classes, **model_kwargs)
+    load_weights(model, weights, new_head=True)
     return model
+
+
+def _source_text(weights: WeightsSource) -> str:
+    """What finetune.json records: an absolute path for a local file, else the URL or tag."""
+    path = Path(str(weights)).expanduser()
+    return str(path.resolve()) if path.exists() else str(weights)
 
 
 def finetune(model_name: str | None, weights: str | Path, bundle, recipe: Recipe,
              out_dir: str | Path, *, epochs: int, freeze_epochs: int = 1,
              lr_decay: float = 0.5, model_kwargs: dict[str, Any] | None = None,
              data_spec: dict[str, Any] | None = None, seed: int = 0, overwrite: bool = False,
-             resume: bool = False, quiet: bool = False, **train_kwargs: Any) -> Run:
+             resume: bool = False, quiet: bool = False, time_budget: float | None = None,
+             **train_kwargs: Any) -> Run:
     """Fine-tune pretrained ``weights`` on ``bundle``; returns the full phase's :class:`Run`.
 
     ``model_name`` defaults to the one in the model.json beside ``weights``. ``recipe`` (with
     its lr) is used by both phases, ``freeze_epochs`` for the head alone, ``epochs`` for the
     whole network. ``resume=True`` continues ``out_dir`` where it stopped (its phase and
     step); ``train_kwargs`` go to :func:`train` (device, precision, checkpoint_seconds...).
+    ``time_budget`` (seconds) is shared by the phases in proportion to their epochs; each takes
+    its epochs or as many steps as fit its share, whichever is fewer.
     """
     out = Path(out_dir)
     if epochs < 1 or freeze_epochs < 0:
         raise ConfigError(f"need --epochs >= 1 and --freeze-epochs >= 0, got {epochs} and "
                           f"{freeze_epochs}")
+    if time_budget is not None and time_budget <= 0:
+        raise ConfigError(f"--time-budget must be > 0 seconds, got {time_budget:g}")
     if not resume:
         spec = pretrained_spec(weights) or {}
         model_name = model_name or spec.get("name")
         if not model_name:
-            raise ConfigError(f"{weights} has no model.json beside it; say which architecture "
-                              "it is with --model NAME")
+            raise ConfigError(f"{weights} carries no model.json; say which architecture it is "
+                              "with --model NAME")
         if model_kwargs is None:
             model_kwargs = spec.get("kwargs", {}) if spec.get("name") == model_name else {}
+        # weights that cannot be read (offline, corrupt) or do not fit fail before any file
+        # is written, so a corrected command needs no --overwrite
+        build_pretrained(model_name, model_kwargs, weights, bundle.num_classes)
         prepare_new_run_dir(out, overwrite)
         (out / SETTINGS).write_text(json.dumps({
             "model": model_name, "model_kwargs": model_kwargs,
-            "weights": str(_weights_file(weights).resolve()),
+            "weights": _source_text(weights),
             "epochs": epochs, "freeze_epochs": freeze_epochs, "lr_decay": lr_decay,
-            "seed": seed, "recipe": recipe.to_dict(), "data": data_spec}, indent=2) + "\n")
+            "seed": seed, "recipe": recipe.to_dict(), "data": data_spec,
+            "time_budget": time_budget}, indent=2) + "\n")
     model_kwargs = model_kwargs or {}
     common = dict(seed=seed, quiet=quiet, data_spec=data_spec, **train_kwargs)
-    source = weights
+    # fixed shares, not "what is left": a phase started after a resume gets the same budget
+    share = (None, None) if time_budget is None else (
+        time_budget * freeze_epochs / (freeze_epochs + epochs),
+        time_budget * epochs / (freeze_epochs + epochs))
     if freeze_epochs:
         model = build_pretrained(model_name, model_kwargs, weights, bundle.num_classes)
         freeze_backbone(model)
-        _phase(model, bundle, recipe.with_length(epochs=freeze_epochs), out / "head", common)
-        source = out / "head" / WEIGHTS
+        _phase(model, bundle, recipe.with_length(epochs=freeze_epochs), out / "head", common,
+               share[0])
     model = build_pretrained(model_name, model_kwargs, weights, bundle.num_classes)
     if freeze_epochs:  # the trained head (and the untouched backbone) of phase 1
-        from resnetlab.deploy.weights import load_weights
-
-        load_weights(model, source)
-    set_discriminative_lr(model, lr_decay)
-    run = _phase(model, bundle, recipe.with_length(epochs=epochs), out / "full", common)
+        load_weights(model, out / "head" / WEIGHTS)
+    full = {**common, "lr_scales": discriminative_lr(model, lr_decay)}
+    run = _phase(model, bundle, recipe.with_length(epochs=epochs), out / "full", full, share[1])
     for name in (WEIGHTS, META):
         shutil.copyfile(run.run_dir / name, out / name)
     return run
 
 
-def _phase(model: nn.Module, bundle, recipe: Recipe, run_dir: Path, common: dict) -> Run:
-    """Run (or finish, or skip when finished) one phase in ``run_dir``."""
+def _phase(model: nn.Module, bundle, recipe: Recipe, run_dir: Path, common: dict,
+           budget: float | None = None) -> Run:
+    """Run (or finish, or skip when finished) one phase in ``run_dir``; a new phase with a
+    ``budget`` takes its epochs or what fits the budget, whichever is fewer."""
     if (run_dir / META).is_file():
         meta = json.loads((run_dir / META).read_text())
         return Run(run_dir=run_dir, final=run_dir / WEIGHTS, best=None,
                    last=run_dir / "checkpoints" / "last.pt", metrics=meta.get("metrics", {}))
     resume = (run_dir / "checkpoints" / "last.pt").is_file()
-    return train(model, bundle, recipe, run_dir, resume=resume, overwrite=not resume, **common)
+    # a resumed phase has its plan in its checkpoint
+    length = {"time_budget": budget, "epochs": recipe.epochs} if budget and not resume else {}
+    return train(model, bundle, recipe, run_dir, resume=resume, overwrite=not resume, **common,
+                 **length)
 
 
 def load_data(spec: dict[str, Any], seed: int = 0):
     """The bundle of a fine-tune's data spec: ``name``, ``root`` and for a folder ``val_dir``
     or ``val_size`` (a stratified split of the training images)."""
-    from resnetlab.data import load
-
     val_dir = spec.get("val_dir")
     return load(spec["name"], spec.get("root"), val_dir=val_dir,
                 val_size=0 if val_dir else spec.get("val_size", 0),
@@ -201,4 +203,5 @@ def resume_finetune(out_dir: str | Path, **kwargs: Any) -> Run:
     return finetune(s["model"], s["weights"], bundle, Recipe.from_dict(s["recipe"]), out_dir,
                     epochs=s["epochs"], freeze_epochs=s["freeze_epochs"],
                     lr_decay=s["lr_decay"], model_kwargs=s["model_kwargs"], seed=s["seed"],
-                    data_spec=s["data"], resume=True, **kwargs)
+                    data_spec=s["data"], resume=True,
+                    **{"time_budget": s.get("time_budget"), **kwargs})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from resnetlab.errors import ConfigError
-from resnetlab.train.artifacts import META, WEIGHTS, read_meta
+from resnetlab.models.hub.format import META, WEIGHTS, read_meta
 from resnetlab.train.rundir import Run
 
 if TYPE_CHECKING:

@@ -16,11 +16,21 @@ from torch import nn
 from resnetlab.errors import CheckpointError, ConfigError
 from resnetlab.files import remove_stale_temp_files
 from resnetlab.hardware import placement, seed_everything, set_deterministic
+from resnetlab.models import create_model
 from resnetlab.train import budget as budget_mod
-from resnetlab.train.artifacts import finish_run
+from resnetlab.train.calibrate import calibrate
 from resnetlab.train.checkpoint import load_checkpoint
+from resnetlab.train.defaults import resolve_for_data
 from resnetlab.train.distributed import NullLog, launch_settings, restart_action, setup
+from resnetlab.train.finish import finish_run
 from resnetlab.train.fit import fit_batch_size
+from resnetlab.train.lengthen import (
+    already_finished,
+    extension,
+    is_complete,
+    lengthen,
+    result,
+)
 from resnetlab.train.metrics import MetricsLog
 from resnetlab.train.pace import now
 from resnetlab.train.progress import Progress
@@ -46,7 +56,7 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe | None = None,
           more_epochs: int | None = None, total_epochs: int | None = None,
           checkpoint_steps: int = 0, checkpoint_seconds: float = 60.0, quiet: bool = False,
           data_spec: dict[str, Any] | None = None, sync_bn: bool | None = None,
-          resume_if_exists: bool = False) -> Run:
+          resume_if_exists: bool = False, lr_scales: dict[str, float] | None = None) -> Run:
     """Train ``model`` on ``bundle`` (a :class:`resnetlab.data.DataBundle`) with ``recipe``.
 
     ``model`` is a module or a registered name (built for the bundle's classes and channels).
@@ -62,8 +72,9 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe | None = None,
     as many steps as fit, whichever is fewer. With ``resume=True``, ``total_epochs`` (a new
     total) or ``more_epochs`` lengthens the run: a finished run gets a new warm-up and decay phase,
     an unfinished one stretches the rest of its schedule; a finished run resumed without them
-    changes nothing (``Run.already_finished``). Raises :class:`TrainingDiverged` when the loss
-    stops being finite.
+    changes nothing (``Run.already_finished``). ``lr_scales`` (parameter name -> factor) gives
+    parameters their own learning rate, ``lr * factor`` (fine-tuning's discriminative rates).
+    Raises :class:`TrainingDiverged` when the loss stops being finite.
 
     Under ``torchrun`` every process runs this same call (see docs/distributed.md): the
     recipe's batch is the global batch, split over the processes; ``sync_bn`` synchronises
@@ -71,15 +82,6 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe | None = None,
     only rank 0 prints and writes. ``resume_if_exists`` continues ``out_dir`` when it has a
     checkpoint and starts it otherwise; a torchrun restart does so by itself.
     """
-    from resnetlab.train.defaults import resolve_for_data
-    from resnetlab.train.lengthen import (
-        already_finished,
-        extension,
-        is_complete,
-        lengthen,
-        result,
-    )
-
     started = now()
     extend = extension(resume, total_epochs, more_epochs)
     # a resumed run's length is in its checkpoint: no default length is filled in
@@ -97,8 +99,6 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe | None = None,
     set_deterministic(deterministic)
     seed_everything(seed)
     if isinstance(model, str):
-        from resnetlab.models import create_model
-
         model = create_model(model, num_classes=bundle.num_classes, in_chans=bundle.input_size[0])
     name = getattr(model, "variant_name", None) or type(model).__name__.lower()
     data_spec = data_spec or bundle.source or {"name": bundle.name}
@@ -123,7 +123,7 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe | None = None,
     trainer = Trainer(model, bundle, recipe, run_dir, seed=seed, where=where,
                       checkpoint_steps=checkpoint_steps,
                       checkpoint_seconds=checkpoint_seconds, quiet=quiet, dist=dist,
-                      sync_bn=sync_bn, started=started)
+                      sync_bn=sync_bn, started=started, lr_scales=lr_scales)
     if resume:
         # Rank 0 reads and broadcasts it (CPU tensors), so other nodes need no shared disk.
         trainer.load_state_dict(dist.on_main(load_checkpoint, trainer.ckpt_dir / "last.pt",
@@ -145,8 +145,6 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe | None = None,
         fixed = budget_mod.plan_from_recipe(recipe, trainer.loader_len) if (
             time_budget is None or epochs is not None) else None
         if time_budget is not None:
-            from resnetlab.train.calibrate import calibrate
-
             # explicit epochs + budget: whichever is shorter
             trainer.plan = calibrate(trainer, time_budget, fixed.total_steps if fixed else 0)
         else:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
 from resnetlab.train.recipes import Recipe
 
 
-def param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: bool) -> list[dict]:
+def param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: bool,
+                 lr_scales: Mapping[str, float] | None = None) -> list[dict]:
     """One group with decay and, unless ``decay_norm_and_bias``, one without it for biases and
     normalization parameters ("no bias decay", He et al. 2019, Bag of Tricks, sec. 3.1).
 
-    A model with an ``lr_scales`` mapping (parameter name -> factor, set by fine-tuning for
-    discriminative learning rates) gets one such pair per factor, each group carrying
-    ``lr_scale`` so that :func:`set_lr` gives it ``lr * lr_scale``.
+    ``lr_scales`` (parameter name -> factor, from fine-tuning's discriminative learning rates)
+    gives one such pair per factor, each group carrying ``lr_scale`` so that :func:`set_lr`
+    gives it ``lr * lr_scale``.
     """
-    scales = getattr(model, "lr_scales", None) or {}
+    scales = dict(lr_scales or {})
     buckets: dict[tuple[float, bool], list] = {}
     for name, p in model.named_parameters():
         if p.requires_grad:
@@ -33,9 +36,11 @@ def param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: boo
     return groups
 
 
-def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
-    """SGD with the recipe's momentum / Nesterov / weight decay (lr is set every step)."""
-    groups = param_groups(model, recipe.weight_decay, recipe.decay_norm_and_bias)
+def build_optimizer(model: nn.Module, recipe: Recipe,
+                    lr_scales: Mapping[str, float] | None = None) -> torch.optim.Optimizer:
+    """SGD with the recipe's momentum / Nesterov / weight decay (lr is set every step), with
+    per-parameter lr factors ``lr_scales`` (see :func:`param_groups`)."""
+    groups = param_groups(model, recipe.weight_decay, recipe.decay_norm_and_bias, lr_scales)
     return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum,
                            nesterov=recipe.nesterov)
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from resnetlab.errors import CheckpointError
+import torch
+
+from resnetlab.data import load
+from resnetlab.errors import CheckpointError, DataError
+from resnetlab.models import create_model
 from resnetlab.train.loop import train
 from resnetlab.train.recipes import Recipe
 from resnetlab.train.rundir import Run, read_config
@@ -23,9 +27,6 @@ def load_bundle(data_spec: dict[str, Any], recipe: Recipe, seed: int,
     :attr:`resnetlab.data.DataBundle.source`). ``data_dir`` replaces the recorded root (data
     moved since). Older records without ``val_size``/``seed`` take them from the recipe and
     ``seed``."""
-    from resnetlab.data import load
-    from resnetlab.errors import DataError
-
     root = str(Path(data_dir).expanduser().resolve()) if data_dir else data_spec.get("root")
     size = data_spec.get("image_size") or recipe.image_size or None
     if isinstance(size, list):
@@ -33,8 +34,9 @@ def load_bundle(data_spec: dict[str, Any], recipe: Recipe, seed: int,
     val_size = data_spec["val_size"] if "val_size" in data_spec else val_size_arg(recipe.val_size)
     if root and not Path(root).exists():
         raise DataError(
-            f"the run's data directory {root} does not exist any more; pass the data's new "
-            "place with --data-dir DIR (data_dir=DIR in Python)"
+            f"data directory {root} does not exist; pass the folder that holds the "
+            f"{data_spec['name']} data with --data-dir DIR (data_dir=DIR in Python; for a "
+            "resumed run, the data's new place)"
         )
     return load(data_spec["name"], root, val_size=val_size, image_size=size,
                 seed=int(data_spec.get("seed", seed)), val_dir=data_spec.get("val_dir"),
@@ -53,10 +55,6 @@ def resume(run_dir: str | Path, *, quiet: bool = False, device: str | None = Non
     thread count is used unless ``threads`` is given: on CPU the reduction order, hence the
     last bits of the weights, can depend on it.
     """
-    import torch
-
-    from resnetlab.models import create_model
-
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     if not (run_dir / "checkpoints" / "last.pt").is_file():

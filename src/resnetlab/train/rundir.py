@@ -11,6 +11,7 @@ from typing import Any
 
 from resnetlab.errors import CheckpointError, ConfigError
 from resnetlab.files import atomic_write_bytes
+from resnetlab.models.hub.format import model_spec
 
 CONFIG = "config.json"
 # Files whose presence shows a directory was made by resnetlab (and may be replaced).
@@ -100,8 +101,6 @@ def run_config(model, bundle, recipe, where, **settings) -> dict[str, Any]:
     import platform
 
     import torch
-
-    from resnetlab.train.artifacts import model_spec
 
     data = dict(settings.pop("data_spec") or {"name": bundle.name})
     return {

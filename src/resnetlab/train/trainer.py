@@ -5,20 +5,30 @@ plan and the measured pace, the warm-up switch, the per-epoch accumulators, ever
 the checkpoint, and the data order and augmentation are functions of ``(seed, epoch, batch)``.
 So a CPU run killed at any moment and resumed from its last checkpoint ends with the same
 weights as an uninterrupted one.
+
+The steps never wait for the device: each leaves its loss and number correct on the device,
+and the loop reads them (:meth:`Trainer.collect`) at *read points* only: every
+:data:`LOG_EVERY` steps, at the end of an epoch, before a re-plan or a checkpoint, and at the
+end of each he2016 warm-up window. There the NaN check runs, so a diverged run stops within
+one log interval and never checkpoints its diverged weights; a checkpoint is always written
+right after a read, so its accumulators are plain numbers, as before.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from resnetlab.data import Augment, InMemoryLoader
 from resnetlab.errors import CheckpointError, ConfigError, ResnetlabError
+from resnetlab.hardware import require_compiler
 from resnetlab.train import budget as budget_mod
 from resnetlab.train.checkpoint import (
     rng_state,
@@ -37,13 +47,18 @@ from resnetlab.train.optim import build_optimizer, set_lr
 from resnetlab.train.pace import Pace, now
 from resnetlab.train.progress import Progress
 from resnetlab.train.recipes import Recipe
-from resnetlab.train.schedule import ErrorWarmup, lr_at, weighted_depth
+from resnetlab.train.schedule import ERROR_WINDOW, ErrorWarmup, lr_at, weighted_depth
+from resnetlab.train.step import train_step as run_step
+from resnetlab.train.timer import StepTimer
 
 CHECKPOINT_VERSION = 1
 EVAL_BATCH = 500
 # How often (in steps, at most) a budgeted run re-fits its plan to the measured speed; it also
 # re-plans after every evaluation. Each re-plan is arithmetic (plus one broadcast under torchrun).
 REPLAN_SPLIT = 4
+# Steps between reads of the training statistics (progress, NaN check): on a GPU one wait per
+# 20 steps costs nothing measurable, and a diverged run stops within 20 steps.
+LOG_EVERY = 20
 
 
 class TrainingDiverged(ResnetlabError):
@@ -52,14 +67,25 @@ class TrainingDiverged(ResnetlabError):
     exit_code = 3
 
 
+@dataclass(frozen=True)
+class StepStats:
+    """One step's figures, left on the device until the next read point."""
+
+    loss: torch.Tensor  # 0-d, this rank's mean loss of the batch
+    correct: torch.Tensor  # 0-d, this rank's number of right top-1 predictions
+    count: int  # this rank's images
+    step: int  # the step's index (0-based), for the divergence message
+    epoch: int
+    lr: float
+
+
 class Trainer:
     """State and steps of one run (see :func:`train` for the arguments)."""
 
     def __init__(self, model: nn.Module, bundle, recipe: Recipe, run_dir: Path, *, seed: int,
                  where, checkpoint_steps: int, checkpoint_seconds: float, quiet: bool,
-                 dist: Dist = SINGLE, sync_bn: bool = False, started: float = 0.0) -> None:
-        from resnetlab.data import InMemoryLoader
-
+                 dist: Dist = SINGLE, sync_bn: bool = False, started: float = 0.0,
+                 lr_scales: Mapping[str, float] | None = None) -> None:
         self.recipe, self.run_dir, self.bundle, self.where = recipe, run_dir, bundle, where
         batch_size = fit_batch_size(recipe, len(bundle.train), dist.world_size)
         self.seed = seed
@@ -72,8 +98,6 @@ class Trainer:
         if where.compile:
             # Only the training forward is compiled; self.model keeps the plain module, so
             # checkpoints, EMA and evaluation see the usual parameter names.
-            from resnetlab.hardware import require_compiler
-
             require_compiler(where.device)
             self.net = torch.compile(self.net)
         self.loader = InMemoryLoader(
@@ -86,7 +110,8 @@ class Trainer:
                 "images; lower --batch-size"
             )
         self.batch_size = batch_size
-        self.optimizer = build_optimizer(self.model, recipe)
+        self.lr_scales = dict(lr_scales or {})
+        self.optimizer = build_optimizer(self.model, recipe, self.lr_scales)
         self.warmup = ErrorWarmup.for_recipe(recipe, weighted_depth(self.model))
         self.ema: ModelEma | None = None
         self.fitted: Recipe | None = None  # set by fit_to once the length is planned
@@ -94,6 +119,8 @@ class Trainer:
         self.plan: budget_mod.Plan | None = None
         self.pace = Pace(started=started)
         self.counters = {"loss_sum": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        self.pending: list[StepStats] = []  # steps not read yet (see collect)
+        self.timer = StepTimer(where.device)
         self.elapsed = 0.0  # training + evaluation seconds, summed over resumes
         self.history: list[dict] = []
         self.best: dict[str, Any] = {"metric": None, "value": None}
@@ -106,8 +133,6 @@ class Trainer:
                                    self.batch_size))
 
     def set_fitted(self, fitted: Recipe) -> None:
-        from resnetlab.data import Augment
-
         self.fitted = fitted
         self.loader.augment = Augment(pad=fitted.pad, flip=fitted.flip, cutout=fitted.cutout
                                       ).with_stats(self.bundle.train.mean, self.bundle.train.std)
@@ -191,6 +216,7 @@ class Trainer:
         return self.step >= self.plan.total_steps
 
     def save(self, name: str = "last.pt") -> Path:
+        self.collect()  # a checkpoint holds read figures only (the loop has read them already)
         path = self.ckpt_dir / name
         if self.dist.is_main:
             t = now()
@@ -199,32 +225,57 @@ class Trainer:
         return path
 
     # ---------------------------------------------------------------- steps
-    def train_step(self, x: torch.Tensor, y: torch.Tensor,
-                   epoch: int) -> tuple[float, int, int]:
-        """One optimizer step; returns ``(loss, number correct, images)`` of the global batch."""
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> StepStats:
+        """Optimizer step ``self.step`` of ``epoch`` at its scheduled learning rate (the
+        caller advances the counter); its figures stay on the device (see :meth:`collect`)."""
         lr = self.lr_for(self.step)
         set_lr(self.optimizer, lr)
-        x = x.contiguous(memory_format=self.where.memory_format)
-        with self.where.autocast():
-            logits = self.net(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=self.fitted.label_smoothing)
-        correct = int((logits.detach().argmax(dim=1) == y).sum())
-        loss_value, correct, count = self.dist.batch_stats(loss.detach(), correct, y.shape[0])
-        if not math.isfinite(loss_value):
-            raise TrainingDiverged(
-                f"loss became {loss_value} at epoch {epoch + 1}, step {self.step + 1} "
-                f"(lr {lr:.4g}); the last good checkpoint {self.ckpt_dir / 'last.pt'} is kept - "
-                "lower the learning rate (--set lr=...) or use --precision fp32 and start again"
-            )
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        if self.ema is not None:
-            self.ema.update(self.model)
-        self.warmup.update(count - correct, count)
-        if self.first_loss is None:
-            self.first_loss = loss_value
-        return loss_value, correct, count
+        loss, correct = run_step(self.net, self.optimizer, x, y, where=self.where,
+                                 label_smoothing=self.fitted.label_smoothing, ema=self.ema,
+                                 weights=self.model)
+        return StepStats(loss, correct, int(y.shape[0]), self.step, epoch, lr)
+
+    def step_values(self, stats: list[StepStats]) -> list[tuple[float, int, int]]:
+        """``(mean loss, correct, images)`` of each step's global batch: one wait for the
+        device (and under torchrun an all-reduce per step)."""
+        losses = torch.stack([s.loss for s in stats]).double()  # float32 values, exactly
+        correct = torch.stack([s.correct for s in stats]).double()
+        rows = torch.stack([losses, correct]).tolist()
+        return [self.dist.batch_stats(loss, round(c), s.count)
+                for loss, c, s in zip(*rows, stats, strict=True)]
+
+    def collect(self) -> None:
+        """Read the steps since the last read point into the counters, the warm-up and the
+        pace; raise :class:`TrainingDiverged` if a loss is not finite (nothing is saved)."""
+        if not self.pending:
+            return
+        stats, self.pending = self.pending, []
+        seconds = self.timer.elapsed()
+        c = self.counters
+        for s, (loss, correct, count) in zip(stats, self.step_values(stats), strict=True):
+            if not math.isfinite(loss):
+                raise TrainingDiverged(
+                    f"loss became {loss} at epoch {s.epoch + 1}, step {s.step + 1} (lr "
+                    f"{s.lr:.4g}); the last good checkpoint {self.ckpt_dir / 'last.pt'} is kept "
+                    "- lower the learning rate (--set lr=...) or use --precision fp32 and "
+                    "start again")
+            c["loss_sum"] += loss * count
+            c["correct"] += correct
+            c["seen"] += count
+            self.warmup.update(count - correct, count)
+            if self.first_loss is None:
+                self.first_loss = loss
+        c["seconds"] += seconds
+        self.elapsed += seconds
+        for _ in stats:
+            self.pace.add_step(seconds / len(stats))
+
+    def read_due(self) -> bool:
+        """Whether the step just done ends a log interval or a warm-up window (the warm-up
+        decides on a window's errors before the next step's learning rate)."""
+        window_done = (self.warmup.active
+                       and self.warmup.steps + len(self.pending) >= ERROR_WINDOW)
+        return self.step % LOG_EVERY == 0 or window_done
 
     def lr_for(self, step: int) -> float:
         """The learning rate of optimizer step ``step`` under the current plan."""
@@ -244,34 +295,39 @@ class Trainer:
         last_save = now()
         while self.step < self.plan.total_steps:
             epoch, start = divmod(self.step, spe)
+            self.timer.restart()
             for x, y in self.loader.iter_from(epoch, start):
-                t = now()
-                loss, correct, count = self.train_step(x, y, epoch)
-                dt = now() - t
+                self.pending.append(self.train_step(x, y, epoch))
                 self.step += 1
-                c = self.counters
-                c["loss_sum"] += loss * count
-                c["correct"] += correct
-                c["seen"] += count
-                c["seconds"] += dt
-                self.elapsed += dt
-                progress.update(self.step, epoch, c)
-                self.pace.add_step(now() - t)
                 if self.step >= self.plan.total_steps or self.step % spe == 0:
                     break
+                # Read points depend on the step count only, so that every rank of a torchrun
+                # job reads (all-reduces) at the same steps.
+                replan = self.plan.budget_seconds > 0 and self.step % replan_every == 0
+                due_steps = self.checkpoint_steps and self.step % self.checkpoint_steps == 0
+                if not (replan or due_steps or self.read_due()):
+                    continue
+                self.read(progress, epoch)
                 # Re-plan before a checkpoint, so that a resumed run starts from this decision.
-                if self.step % replan_every == 0:
+                if replan:
                     self.replan(progress)
                     if self.step >= self.plan.total_steps:
                         break
-                due_steps = self.checkpoint_steps and self.step % self.checkpoint_steps == 0
+                # A time-based checkpoint waits for the next read point.
                 due_time = (self.checkpoint_seconds
                             and now() - last_save >= self.checkpoint_seconds)
                 if due_steps or due_time:
                     self.save()
                     last_save = now()
+                self.timer.restart()  # re-planning and checkpoints are not step time
+            self.read(progress, epoch)
             self.end_epoch(epoch, progress, log)
             last_save = now()
+
+    def read(self, progress: Progress, epoch: int) -> None:
+        """A read point: :meth:`collect`, then show the figures."""
+        self.collect()
+        progress.update(self.step, epoch, self.counters)
 
     def replan(self, progress: Progress) -> None:
         """Re-fit a budgeted plan to the measured pace (rank 0 decides for every rank)."""

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from resnetlab.errors import ResnetlabError
+from resnetlab.models.registry import list_models, resolve_config
+from resnetlab.models.resnet import ResNet
+
 COUNTER = "num_batches_tracked"
 _STAGE_BLOCK = re.compile(r"^layer(\d+)\.(\d+)\.")
 
@@ -80,9 +84,6 @@ def guess_architecture(state: Mapping[str, torch.Tensor]) -> list[str]:
     this costs milliseconds. Several names can match (a plain net and its option-A ResNet have
     identical parameters).
     """
-    from resnetlab.errors import ResnetlabError
-    from resnetlab.models.registry import create_model, list_models, resolve_config
-
     layers = _stage_blocks(state)
     if not layers:
         return []
@@ -97,8 +98,8 @@ def guess_architecture(state: Mapping[str, torch.Tensor]) -> list[str]:
         try:
             if tuple(resolve_config(name).layers) != layers:
                 continue
-            with torch.device("meta"):
-                model = create_model(name, **overrides)
+            with torch.device("meta"):  # shapes only: no memory, no init cost
+                model = ResNet(resolve_config(name, **overrides))
         except (ResnetlabError, ValueError):
             continue
         if not compare(state, model.state_dict()):

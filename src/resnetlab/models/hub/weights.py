@@ -5,6 +5,10 @@
 >>> load_weights(model, "IMAGENET1K_V1")                # the published torchvision weights
 >>> save_weights(model, "out/model.safetensors", {"classes": [...]})  # + out/model.json
 
+These are the only ways weights enter or leave a model: training's ``--weights``, fine-tuning,
+the lab and :func:`resnetlab.models.hub.loader.load_model` all call :func:`load_weights`; runs,
+fine-tunes and ``save_weights`` users all write through :func:`save_weights`.
+
 Loading is strict by default: any missing, unexpected or reshaped key raises a one-line
 :class:`CheckpointError` naming the first one (and, when it can tell, the architecture the
 file was made for). ``strict=False`` loads what fits and reports the rest, e.g. a backbone
@@ -21,17 +25,27 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save
 from torch import nn
 
-from resnetlab.deploy.diagnose import COUNTER, compare, guess_architecture
-from resnetlab.deploy.fetch import fetch, is_url
-from resnetlab.deploy.statedict import map_keys, read_file
-from resnetlab.deploy.zoo import is_tag, known_weights
 from resnetlab.errors import CheckpointError, ConfigError
+from resnetlab.files import atomic_write_bytes
+from resnetlab.models.hub.diagnose import COUNTER, compare, guess_architecture
+from resnetlab.models.hub.fetch import fetch, is_url
+from resnetlab.models.hub.format import (
+    FORMAT,
+    META,
+    REQUIRED_META,
+    WEIGHTS,
+    is_saved_model,
+    locate,
+    model_spec,
+)
+from resnetlab.models.hub.preset import imagenet_meta
+from resnetlab.models.hub.statedict import map_keys, read_file
+from resnetlab.models.hub.zoo import is_tag, known_weights
 
 WeightsSource = str | Path | Mapping[str, torch.Tensor]
-# The fields resnetlab.train.artifacts.read_meta insists on when the model is loaded back.
-REQUIRED_META = ("model", "num_classes", "input_size", "mean", "std", "classes")
 
 
 @dataclass
@@ -46,13 +60,10 @@ class LoadReport:
     fresh_head: bool = False  # new_head=True and the file's classifier did not fit
 
 
-def describe(source: WeightsSource) -> str:
-    return "state_dict" if isinstance(source, Mapping) else str(source)
-
-
 def resolve(source: str | Path, model_name: str | None = None,
             sha256: str | None = None) -> Path:
-    """A local file for a path, a URL (downloaded and hash-checked) or a published tag."""
+    """A local weights file for a path, a saved model (run directory, model.json), a URL
+    (downloaded and hash-checked) or a published tag."""
     text = str(source)
     if is_tag(text) and not Path(text).exists():
         if model_name is None:
@@ -61,6 +72,8 @@ def resolve(source: str | Path, model_name: str | None = None,
         text = known_weights(model_name, text).url
     if is_url(text):
         return fetch(text, sha256)
+    if is_saved_model(text):  # a run directory or model.json: its model.safetensors
+        return locate(text)[0]
     return Path(text).expanduser()
 
 
@@ -76,8 +89,8 @@ def _fix_hint(model: nn.Module, state: Mapping[str, torch.Tensor], mismatch) -> 
     name = getattr(model, "variant_name", None) or type(model).__name__
     if mismatch.only_classifier():
         n = int(state["fc.weight"].shape[0]) if "fc.weight" in state else "?"
-        return (f"the file's classifier has {n} classes: build the model with num_classes={n}, "
-                "or load with strict=False to keep a fresh classifier")
+        return (f"the file's classifier has {n} classes: build the model for {n} classes, or "
+                "keep a fresh classifier (--weights does; new_head=True in Python)")
     guesses = [g for g in guess_architecture(state) if g != name]
     if guesses:
         return f"these weights fit {' or '.join(guesses[:3])}: pass that model (--model NAME)"
@@ -85,7 +98,8 @@ def _fix_hint(model: nn.Module, state: Mapping[str, torch.Tensor], mismatch) -> 
 
 
 def load_weights(model: nn.Module, source: WeightsSource, *, strict: bool = True,
-                 new_head: bool = False, sha256: str | None = None) -> LoadReport:
+                 new_head: bool = False, sha256: str | None = None,
+                 label: str | None = None) -> LoadReport:
     """Load ``source`` into ``model`` in place; returns a :class:`LoadReport`.
 
     ``source`` is a path (``.pth``/``.pt``/``.bin``/``.safetensors``), an ``http(s)://`` URL
@@ -93,16 +107,12 @@ def load_weights(model: nn.Module, source: WeightsSource, *, strict: bool = True
     ``"IMAGENET1K_V1"`` (for the model's registered name), or a state_dict. With ``strict`` any
     difference raises :class:`CheckpointError`; otherwise keys that do not fit are skipped.
     ``new_head`` exempts the classifier (``fc``): a file classifier of another shape, or none,
-    leaves the model's own in place and sets :attr:`LoadReport.fresh_head`.
+    leaves the model's own in place and sets :attr:`LoadReport.fresh_head`. ``label`` names the
+    source in messages (default: the path, URL or tag; ``"state_dict"`` for tensors).
     """
-    state = read_weights(source, getattr(model, "variant_name", None), sha256)
-    return apply_state(model, state, source=describe(source), strict=strict, new_head=new_head)
-
-
-def apply_state(model: nn.Module, state: Mapping[str, torch.Tensor], *,
-                source: str = "state_dict", strict: bool = True,
-                new_head: bool = False) -> LoadReport:
-    """Load already-read (and name-mapped) tensors; ``source`` names them in errors."""
+    state = file_state = read_weights(source, getattr(model, "variant_name", None), sha256)
+    if label is None:
+        label = "state_dict" if isinstance(source, Mapping) else str(source)
     own = model.state_dict()
     head = [k for k in own if k.startswith("fc.")]
     fresh_head = new_head and any(k not in state or state[k].shape != own[k].shape for k in head)
@@ -118,18 +128,15 @@ def apply_state(model: nn.Module, state: Mapping[str, torch.Tensor], *,
     if mismatch and strict:
         more = f" (and {mismatch.count - 1} more differences)" if mismatch.count > 1 else ""
         name = getattr(model, "variant_name", None) or type(model).__name__
-        raise CheckpointError(f"weights {source} do not fit {name}: {mismatch.first(list(own))}"
-                              f"{more}; {_fix_hint(model, state, mismatch)}")
+        raise CheckpointError(f"weights {label} do not fit {name}: {mismatch.first(list(own))}"
+                              f"{more}; {_fix_hint(model, file_state, mismatch)}")
     usable = {k: v for k, v in state.items() if k in own and k not in mismatch.shapes}
     model.load_state_dict(usable, strict=False)
-    return LoadReport(source, len(usable), mismatch.missing, mismatch.unexpected,
+    return LoadReport(label, len(usable), mismatch.missing, mismatch.unexpected,
                       list(mismatch.shapes), fresh_head)
 
 
 def _default_meta(model: nn.Module) -> dict[str, Any]:
-    from resnetlab.deploy.preset import imagenet_meta
-    from resnetlab.train.artifacts import model_spec
-
     spec = model_spec(model)
     config = getattr(model, "config", None)
     num_classes = getattr(model, "num_classes", None)
@@ -153,14 +160,9 @@ def save_weights(model: nn.Module, path: str | Path,
 
     ``path`` is a ``.safetensors`` file or a directory (``<dir>/model.safetensors``). ``meta``
     adds to (and overrides) what the model tells: name, options, classes. The result loads with
-    :func:`resnetlab.deploy.load_for_inference` and ``resnetlab predict``/``export``; a model
-    without class names, mean/std or input size raises :class:`ConfigError` naming them.
+    :func:`resnetlab.load_model` and every command that takes a model; a model without class
+    names, mean/std or input size raises :class:`ConfigError` naming them.
     """
-    from safetensors.torch import save
-
-    from resnetlab.files import atomic_write_bytes
-    from resnetlab.train.artifacts import FORMAT, META, WEIGHTS
-
     path = Path(path)
     weights = path if path.suffix == ".safetensors" else path / WEIGHTS
     full = {**_default_meta(model), **dict(meta or {})}

@@ -14,9 +14,9 @@ import re
 import urllib.parse
 from pathlib import Path
 
-from resnetlab.deploy.zoo import by_url
 from resnetlab.downloads import download_to, file_digest
 from resnetlab.errors import CheckpointError
+from resnetlab.models.hub.zoo import by_url
 
 log = logging.getLogger(__name__)
 
