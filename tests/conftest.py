@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
 import pytest
 import torch
 
@@ -22,3 +29,48 @@ def restore_threads():
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def serve_process(tmp_path):
+    """``start(*args) -> (process, url)``: a real ``python -m resnetlab serve ARGS`` on a free
+    port of 127.0.0.1, returned once ``/readyz`` answers 200 (the test fails with the server's
+    output if it exits or takes over ``timeout`` seconds). Processes still running at the end
+    of the test are killed."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str, cwd=None, env=None, timeout: float = 120):
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "resnetlab", "serve", *args, "--port", str(port)],
+            cwd=cwd or tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        started.append(process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                out, err = process.communicate()
+                pytest.fail(f"'resnetlab serve' exited with {process.returncode}:\n{out}{err}")
+            try:
+                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                    if response.status == 200:
+                        return process, url
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"'resnetlab serve' was not ready within {timeout:g} s")
+            time.sleep(0.1)
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

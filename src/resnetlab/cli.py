@@ -35,6 +35,7 @@ COMMAND_HELP: dict[str, str] = {
     "launch": "run train/finetune on several processes or machines (torchrun)",
     "eval": "evaluate a trained model on a dataset split",
     "predict": "classify image files with a trained or published model",
+    "serve": "serve models over HTTP: predictions, explanations, metrics, the explorer page",
     "recipes": "list training recipes, or show one recipe's fields",
     "lab": "experiments that show what residual networks do (figures + verdict)",
     "bench": "measure training/inference speed against stock PyTorch",

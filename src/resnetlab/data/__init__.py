@@ -24,7 +24,7 @@ from resnetlab.data.dataset import (
 )
 from resnetlab.data.digits import load_digits
 from resnetlab.data.folder import load_folder_splits, load_image_folder
-from resnetlab.data.images import IMAGE_EXTENSIONS, list_images, read_image
+from resnetlab.data.images import IMAGE_EXTENSIONS, decode_image, list_images, read_image
 from resnetlab.data.loader import InMemoryLoader, mix_seed
 from resnetlab.data.mnist import load_fashion_mnist, load_mnist, read_idx
 from resnetlab.data.registry import DATASETS, canonical_name, load
@@ -41,6 +41,7 @@ __all__ = [
     "channel_stats",
     "crop_and_flip",
     "cutout",
+    "decode_image",
     "fit",
     "fit_batch",
     "holdout_test",

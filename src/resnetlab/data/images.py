@@ -1,45 +1,109 @@
-"""The one image reader: files to uint8 ``C x H x W`` tensors, with PIL.
+"""The one image reader: files (and uploaded bytes) to uint8 ``C x H x W`` tensors, with PIL.
 
 Used by image folders (training data), prediction, embedding, calibration, the lab and the
-server. Anything PIL cannot decode (a truncated file, a text file named ``.png``, a
-decompression bomb) raises one-line :class:`~resnetlab.errors.DataError` naming the file.
+server. :func:`read_image` (a file) and :func:`decode_image` (bytes, e.g. an upload) share one
+conversion, so a file and the same file uploaded to ``resnetlab serve`` give the same tensor:
+EXIF orientation applied, palette/alpha/CMYK converted by PIL, 16-bit scaled to 8 bits. Anything
+PIL cannot decode raises a one-line :class:`~resnetlab.errors.DataError` naming the image:
+:class:`ImageFormatError` when it is no image format PIL knows (a text file named ``.png``),
+:class:`ImageTooLargeError` for a decompression bomb, plain ``DataError`` for a truncated or
+corrupt file.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from resnetlab.errors import DataError
 
 IMAGE_EXTENSIONS = (
     ".bmp", ".gif", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp",
 )
-_UNREADABLE = (UnidentifiedImageError, OSError, ValueError, SyntaxError,
-               Image.DecompressionBombError)
+_FORMATS = "a PNG, JPEG, BMP, GIF, TIFF or WebP file"
+_UNREADABLE = (OSError, ValueError, SyntaxError, EOFError)
+# 16-bit and 32-bit integer modes: PIL's convert("L") clips them at 255 (a 16-bit scan turns
+# white), so they are scaled to 8 bits here instead.
+_WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+class ImageFormatError(DataError):
+    """Bytes that are no image format PIL knows (or a mode it cannot convert)."""
+
+
+class ImageTooLargeError(DataError):
+    """An image whose header announces more pixels than allowed (a decompression bomb)."""
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:100] if str(exc) else ""
+    return text or type(exc).__name__
+
+
+def _to_uint8(image: Image.Image, channels: int) -> np.ndarray:
+    """A decoded PIL image as an ``H x W`` (grey) or ``H x W x 3`` uint8 array."""
+    image = ImageOps.exif_transpose(image)  # phones store the rotation apart from the pixels
+    if image.mode in _WIDE_MODES:
+        wide = np.asarray(image, dtype=np.int64)
+        grey = np.clip(np.rint(wide * (255 / 65535)), 0, 255).astype(np.uint8)
+        image = Image.fromarray(grey, mode="L")
+    return np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+
+
+def _decode(stream: IO[bytes], channels: int, label: str, fix: str,
+            max_pixels: int | None) -> torch.Tensor:
+    """Open, check the size announced by the header (before any pixel is decoded), convert."""
+    try:
+        with Image.open(stream) as image:
+            width, height = image.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise ImageTooLargeError(
+                    f"{label} is {width} x {height} = {width * height:,} pixels, more than the "
+                    f"{max_pixels:,} allowed; use a smaller image")
+            array = _to_uint8(image, channels)
+    except UnidentifiedImageError:
+        raise ImageFormatError(f"{label} is not an image PIL can read; {fix}") from None
+    except Image.DecompressionBombError:
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise ImageTooLargeError(f"{label} announces more than {limit:,} pixels (a decompression "
+                                 "bomb?); use a smaller image") from None
+    except _UNREADABLE as exc:
+        kind = ImageFormatError if "conversion" in str(exc) else DataError  # unsupported mode
+        raise kind(f"cannot read {label} ({_why(exc)}); {fix}") from None
+    tensor = torch.from_numpy(array.copy())
+    return tensor[None] if tensor.dim() == 2 else tensor.permute(2, 0, 1).contiguous()
 
 
 def read_image(path: str | Path, channels: int = 3) -> torch.Tensor:
     """``C x H x W`` uint8 tensor of an image file, as RGB (``channels=3``) or grey (``1``).
 
-    Palette, alpha and 16-bit images are converted by PIL (``convert("RGB"/"L")``).
+    EXIF orientation is applied; palette, alpha and CMYK images are converted by PIL
+    (``convert("RGB"/"L")``), 16-bit ones scaled to 8 bits.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"image {path} does not exist; check the path")
-    try:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
-    except _UNREADABLE as exc:
-        why = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
-        raise DataError(f"cannot read image {path} ({why}); pass a PNG, JPEG, BMP, GIF, TIFF "
-                        "or WebP file, or remove this one") from None
-    tensor = torch.from_numpy(array.copy())
-    return tensor[None] if tensor.dim() == 2 else tensor.permute(2, 0, 1).contiguous()
+    with open(path, "rb") as stream:
+        return _decode(stream, channels, f"image {path}", f"pass {_FORMATS}, or remove this one",
+                       None)
+
+
+def decode_image(data: bytes, channels: int = 3, *, max_pixels: int | None = None,
+                 label: str = "the image") -> torch.Tensor:
+    """:func:`read_image` for bytes in memory (an upload): the same conversion, the same tensor.
+
+    ``max_pixels`` refuses larger images from their header, before decoding
+    (:class:`ImageTooLargeError`); ``label`` names the image in error messages.
+    """
+    if not data:
+        raise DataError(f"{label} is empty; send {_FORMATS}")
+    return _decode(io.BytesIO(data), channels, label, f"send {_FORMATS}", max_pixels)
 
 
 def image_files(directory: str | Path) -> list[Path]:

@@ -19,11 +19,12 @@ from resnetlab.deploy.export import (
 )
 from resnetlab.deploy.fold_bn import find_conv_bn_pairs, fold_batchnorm
 from resnetlab.deploy.images import load_images, preprocess
-from resnetlab.deploy.predict import Prediction, predict_files
+from resnetlab.deploy.predict import Guess, Prediction, predict_files, predict_tensors
 from resnetlab.deploy.quantize import quantize_onnx
 
 __all__ = [
     "ExportResult",
+    "Guess",
     "Prediction",
     "calibration_images",
     "export_onnx",
@@ -33,6 +34,7 @@ __all__ = [
     "load_images",
     "onnx_session",
     "predict_files",
+    "predict_tensors",
     "preprocess",
     "quantize_onnx",
     "read_onnx_meta",

@@ -69,6 +69,19 @@ def run_onnx(session, x: torch.Tensor | np.ndarray) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: array.astype(np.float32)})[0]
 
 
+class OnnxModule(nn.Module):
+    """An ONNX file run by onnxruntime, called like the model it was exported from (inference
+    only: no gradients, no hooks), so prediction code takes either."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.session = onnx_session(path, threads)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(run_onnx(self.session, x.float().contiguous()))
+
+
 def _example(input_size, check_inputs: torch.Tensor | None) -> torch.Tensor:
     if check_inputs is not None and len(check_inputs):
         return check_inputs[:2].float()

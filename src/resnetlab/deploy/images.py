@@ -24,9 +24,10 @@ from resnetlab.errors import DataError
 log = logging.getLogger(__name__)
 
 
-def preprocess(images: torch.Tensor | Sequence[torch.Tensor],
-               meta: Mapping[str, Any]) -> torch.Tensor:
-    """uint8 images (a batch or a list of any sizes) → the normalized float32 model input."""
+def fit_to_input(images: torch.Tensor | Sequence[torch.Tensor],
+                 meta: Mapping[str, Any]) -> torch.Tensor:
+    """uint8 images (a batch or a list of any sizes) → a uint8 batch at the model's input size,
+    resized and cropped as :func:`preprocess` does (what the model sees, before normalizing)."""
     size = [int(s) for s in meta["input_size"][1:]]
     resize = meta.get("resize_size")
     if resize:  # shorter side to ``resize``, then a pure centre crop (no second scaling)
@@ -41,7 +42,13 @@ def preprocess(images: torch.Tensor | Sequence[torch.Tensor],
     if batch.shape[1] != int(meta["input_size"][0]):
         raise DataError(f"the model expects {meta['input_size'][0]}-channel images, got "
                         f"{batch.shape[1]}; use images like those it was trained on")
-    return normalize(batch, meta["mean"], meta["std"])
+    return batch
+
+
+def preprocess(images: torch.Tensor | Sequence[torch.Tensor],
+               meta: Mapping[str, Any]) -> torch.Tensor:
+    """uint8 images (a batch or a list of any sizes) → the normalized float32 model input."""
+    return normalize(fit_to_input(images, meta), meta["mean"], meta["std"])
 
 
 def load_images(paths: Sequence[Path], meta: Mapping[str, Any], *, require_any: bool = True

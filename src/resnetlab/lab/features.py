@@ -13,9 +13,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from resnetlab.analysis.features import feature_maps
+from resnetlab.analysis.render import shape_text
 from resnetlab.lab.common import LabResult
 from resnetlab.lab.inputs import load_lab_data, load_lab_model, sample_input
-from resnetlab.lab.plotting import save, shape_text, show_image
+from resnetlab.lab.plotting import save, show_image
 
 FIGURE = "features.png"
 

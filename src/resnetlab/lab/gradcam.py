@@ -12,19 +12,18 @@ import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-from PIL import Image
 
 from resnetlab.analysis.gradcam import grad_cam, overlay
+from resnetlab.analysis.render import OVERLAY_SIDE, image_for_display, overlay_png
 from resnetlab.data import load
 from resnetlab.errors import DataError
 from resnetlab.lab.common import LabResult
 from resnetlab.lab.inputs import LabModel, load_lab_data, load_lab_model, sample_input
-from resnetlab.lab.plotting import image_for_display, save, show_image
+from resnetlab.lab.plotting import save, show_image
 from resnetlab.train import train
 
 FIGURE = "gradcam.png"
 OVERLAY = "gradcam_overlay.png"
-OVERLAY_SIDE = 256  # the single overlay PNG is upscaled to this many pixels
 
 
 def _train_here(out_dir: Path, model: str, quick: bool, steps: int | None, seed: int,
@@ -102,9 +101,7 @@ def run(out_dir: Path, quick: bool = False, *, weights: str | None = None,
     fig.suptitle(f"Grad-CAM of {lab_model.name} at {layer_text}: red = regions that raise the "
                  "predicted class score", fontsize=10)
     figure = save(fig, out_dir / FIGURE)
-    first = overlay(image_for_display(samples[0].pixels), cams[0].cam)
-    Image.fromarray(first).resize((OVERLAY_SIDE, OVERLAY_SIDE), Image.BILINEAR).save(
-        out_dir / OVERLAY)
+    (out_dir / OVERLAY).write_bytes(overlay_png(samples[0].pixels, cams[0].cam, OVERLAY_SIDE))
 
     correct = [r["correct"] for r in rows if r["correct"] is not None]
     results = {

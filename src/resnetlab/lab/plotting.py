@@ -1,4 +1,5 @@
-"""Matplotlib conventions shared by the lab figures (Agg backend, one save function)."""
+"""Matplotlib conventions shared by the lab figures (Agg backend, one save function); the
+pictures the server draws too live in :mod:`resnetlab.analysis.render`."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-DPI = 100
+from resnetlab.analysis.render import DPI, image_for_display  # noqa: E402
+
 # One colour per depth, shared by gradient-flow and degradation so figures read alike.
 DEPTH_COLORS = {20: "tab:blue", 32: "tab:cyan", 44: "tab:olive", 56: "tab:red",
                 110: "tab:purple"}
@@ -29,12 +30,6 @@ def save(fig: plt.Figure, path: Path) -> Path:
     return Path(path)
 
 
-def image_for_display(pixels: torch.Tensor) -> np.ndarray:
-    """uint8 C×H×W → H×W (grey) or H×W×3 array for ``imshow``."""
-    array = pixels.detach().cpu().numpy()
-    return array[0] if array.shape[0] == 1 else np.transpose(array[:3], (1, 2, 0))
-
-
 def show_image(ax: plt.Axes, pixels: torch.Tensor, title: str = "") -> None:
     """An image without ticks (grey images in grey)."""
     array = image_for_display(pixels)
@@ -43,9 +38,3 @@ def show_image(ax: plt.Axes, pixels: torch.Tensor, title: str = "") -> None:
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=9)
-
-
-def shape_text(t: torch.Tensor) -> str:
-    """``64×56×56`` for a (1×)C×H×W tensor."""
-    dims = t.shape[1:] if t.dim() == 4 else t.shape
-    return "×".join(str(int(d)) for d in dims)

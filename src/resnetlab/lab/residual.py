@@ -10,62 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import torch
-
-from resnetlab.analysis.residual import (
-    TOLERANCE,
-    BlockAnatomy,
-    block_input,
-    dissect_block,
-    get_block,
-)
+from resnetlab.analysis.render import plot_anatomy
+from resnetlab.analysis.residual import TOLERANCE, block_input, dissect_block, get_block
 from resnetlab.lab.common import LabResult, sci
 from resnetlab.lab.inputs import load_lab_data, load_lab_model, sample_input
-from resnetlab.lab.plotting import save, shape_text
+from resnetlab.lab.plotting import save
 
 FIGURE = "residual.png"
 _SHORTCUT_TEXT = {"A": "zero-pad", "B": "1x1 conv+BN", "C": "1x1 conv+BN", "B-nobn": "1x1 conv",
                   "B-avgdown": "avg-pool+1x1 conv+BN"}
-
-
-def _panels(anatomy: BlockAnatomy) -> list[tuple[str, torch.Tensor | None]]:
-    post = "ReLU" if anatomy.post_name == "ReLU" else "identity"
-    shortcut = "S(x) shortcut" if anatomy.shortcut is not None else "no shortcut (plain block)"
-    total = "F(x) + S(x)" if anatomy.shortcut is not None else "F(x) (nothing added)"
-    return [("x: block input", anatomy.x), ("F(x): residual branch", anatomy.residual),
-            (shortcut, anatomy.shortcut), (total, anatomy.total),
-            (f"output = {post}(sum)", anatomy.output)]
-
-
-def plot_anatomy(anatomy: BlockAnatomy, channels: int, title: str, path: Path) -> Path:
-    """Rows = channels, columns = x, F, S, sum, output; one symmetric colour scale for all."""
-    panels = _panels(anatomy)
-    shown = [t for _, t in panels if t is not None]
-    limit = max(float(t.abs().max()) for t in shown) or 1.0
-    cols = len(panels)
-    fig, axes = plt.subplots(channels, cols, figsize=(2.2 * cols + 1.2, 2.0 * channels + 1.2),
-                             squeeze=False, layout="constrained")
-    image = None
-    for col, (name, tensor) in enumerate(panels):
-        head = name if tensor is None else f"{name}\n{shape_text(tensor)}"
-        axes[0, col].set_title(head, fontsize=9)
-        for row in range(channels):
-            ax = axes[row, col]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if col == 0:
-                ax.set_ylabel(f"channel {row}", fontsize=9)
-            if tensor is None or row >= tensor.shape[1]:
-                ax.text(0.5, 0.5, "—", ha="center", va="center", transform=ax.transAxes)
-                continue
-            image = ax.imshow(tensor[0, row].cpu().numpy(), cmap="RdBu_r", vmin=-limit,
-                              vmax=limit, interpolation="nearest")
-    fig.suptitle(title, fontsize=11)
-    if image is not None:
-        bar = fig.colorbar(image, ax=axes, shrink=0.8, location="right")
-        bar.set_label("activation (shared scale, BN-normalized units)")
-    return save(fig, path)
 
 
 def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
@@ -92,7 +45,7 @@ def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
     state = "trained" if lab_model.trained else "random init"
     title = (f"{lab_model.name} ({state}) block {block}: {kind}, shortcut {skip_text}; "
              f"input {sample.source}")
-    figure = plot_anatomy(anatomy, channels, title, out_dir / FIGURE)
+    figure = save(plot_anatomy(anatomy, channels, title), out_dir / FIGURE)
 
     f_norm = float(anatomy.residual.norm())
     s_norm = float(anatomy.shortcut.norm()) if anatomy.shortcut is not None else None

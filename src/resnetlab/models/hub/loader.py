@@ -4,6 +4,7 @@
 >>> model, meta = load_model("out/model.safetensors")             # + model.json beside it
 >>> model, meta = load_model("resnet50-0676ba61.pth")             # torchvision/timm weights
 >>> model, meta = load_model("IMAGENET1K_V2", "resnet50")          # published tag (cached)
+>>> model, meta = untrained_model("resnet20")                     # random init, same meta
 
 A saved model (run directory, ``model.json``, or ``.safetensors`` with ``model.json`` beside it)
 carries its architecture, classes and preprocessing. Raw weights carry none of it: the
@@ -111,3 +112,19 @@ def load_model(source: str | Path, model_name: str | None = None, *,
     load = _load_saved if is_saved_model(source) else _load_raw
     model, meta = load(source, model_name)
     return model.to(device).eval(), meta
+
+
+def untrained_model(name: str, *, seed: int = 0, device: str | torch.device = "cpu"
+                    ) -> tuple[nn.Module, dict[str, Any]]:
+    """``(model, meta)`` of registered architecture ``name`` with random weights, in eval mode.
+
+    The weights are drawn from ``seed`` (without touching the global random state), so every
+    process that opens ``untrained:resnet20`` holds the same model. ``meta`` is what raw weights
+    of that architecture would get (see :func:`load_model`): the ImageNet preset for a
+    1000-class model, classes named by index otherwise; its ``source`` is ``"untrained"``. An
+    unknown name raises :class:`~resnetlab.errors.UnknownModelError`.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = create_model(name)
+    return model.to(device).eval(), _raw_meta(model, name, "untrained")
