@@ -68,7 +68,7 @@ def _decode(stream: IO[bytes], channels: int, label: str, fix: str,
                     f"{max_pixels:,} allowed; use a smaller image")
             array = _to_uint8(image, channels)
     except UnidentifiedImageError:
-        raise ImageFormatError(f"{label} is not an image PIL can read; {fix}") from None
+        raise ImageFormatError(f"cannot read {label} (not an image PIL can read); {fix}") from None
     except Image.DecompressionBombError:
         limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
         raise ImageTooLargeError(f"{label} announces more than {limit:,} pixels (a decompression "
