@@ -129,6 +129,7 @@ def finetune(model_name: str | None, weights: str | Path, bundle, recipe: Recipe
                           f"{freeze_epochs}")
     if time_budget is not None and time_budget <= 0:
         raise ConfigError(f"--time-budget must be > 0 seconds, got {time_budget:g}")
+    first = None  # the model checked before anything was written: the first phase trains it
     if not resume:
         spec = pretrained_spec(weights) or {}
         model_name = model_name or spec.get("name")
@@ -139,7 +140,7 @@ def finetune(model_name: str | None, weights: str | Path, bundle, recipe: Recipe
             model_kwargs = spec.get("kwargs", {}) if spec.get("name") == model_name else {}
         # weights that cannot be read (offline, corrupt) or do not fit fail before any file
         # is written, so a corrected command needs no --overwrite
-        build_pretrained(model_name, model_kwargs, weights, bundle.num_classes)
+        first = build_pretrained(model_name, model_kwargs, weights, bundle.num_classes)
         prepare_new_run_dir(out, overwrite)
         (out / SETTINGS).write_text(json.dumps({
             "model": model_name, "model_kwargs": model_kwargs,
@@ -154,11 +155,12 @@ def finetune(model_name: str | None, weights: str | Path, bundle, recipe: Recipe
         time_budget * freeze_epochs / (freeze_epochs + epochs),
         time_budget * epochs / (freeze_epochs + epochs))
     if freeze_epochs:
-        model = build_pretrained(model_name, model_kwargs, weights, bundle.num_classes)
+        model = first or build_pretrained(model_name, model_kwargs, weights, bundle.num_classes)
+        first = None
         freeze_backbone(model)
         _phase(model, bundle, recipe.with_length(epochs=freeze_epochs), out / "head", common,
                share[0])
-    model = build_pretrained(model_name, model_kwargs, weights, bundle.num_classes)
+    model = first or build_pretrained(model_name, model_kwargs, weights, bundle.num_classes)
     if freeze_epochs:  # the trained head (and the untouched backbone) of phase 1
         load_weights(model, out / "head" / WEIGHTS)
     full = {**common, "lr_scales": discriminative_lr(model, lr_decay)}
