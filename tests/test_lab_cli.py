@@ -135,3 +135,134 @@ def test_quick_degradation_on_the_shared_cifar_subset(tmp_path, capsys):
     for name in ("plain20", "plain56", "resnet20", "resnet56"):
         final = results["final"][name]
         assert 0.0 <= final["train_error"] <= 1.0 and 0.0 <= final["test_error"] <= 1.0
+
+
+# --- language: --lang es / RESNETLAB_LANG draw and print Spanish; English stays the default ---
+
+def drawn_labels(fig) -> dict[str, list[str]]:
+    """What a student reads on a figure: its (sub)figure titles, and each axes' title, axis
+    labels and legend, read from the matplotlib text artists of the drawn Figure."""
+    from matplotlib.figure import SubFigure
+
+    labels: dict[str, list[str]] = {"figure": [], "title": [], "xlabel": [], "ylabel": [],
+                                    "legend": []}
+    figures = [fig, *(f for f in fig.findobj(SubFigure) if f is not fig)]
+    labels["figure"] = [t.get_text() for f in figures for t in f.texts if t.get_text()]
+    for ax in fig.axes:
+        labels["title"].append(ax.get_title())
+        labels["xlabel"].append(ax.get_xlabel())
+        labels["ylabel"].append(ax.get_ylabel())
+        legend = ax.get_legend()
+        if legend is not None:
+            labels["legend"] += [legend.get_title().get_text(),
+                                 *(t.get_text() for t in legend.get_texts())]
+    return {kind: [t for t in texts if t] for kind, texts in labels.items()}
+
+
+def english_left_over(fig) -> list[str]:
+    """Catalogued English phrases (with a different Spanish text) still drawn on ``fig``."""
+    from babel.messages.pofile import read_po
+    from matplotlib.text import Text
+
+    from resnetlab import i18n
+
+    with (i18n.LOCALE_DIR / "es" / "LC_MESSAGES" / f"{i18n.DOMAIN}.po").open("rb") as po:
+        catalog = read_po(po)
+    drawn = " | ".join(t.get_text() for t in fig.findobj(Text))
+    # whole msgids, or their lines (a title's first line is drawn as one text)
+    phrases = {line.strip() for m in catalog if isinstance(m.id, str) and m.id != m.string
+               for line in m.id.split("\n")}
+    return sorted(p for p in phrases if len(p) > 8 and "{" not in p and p in drawn)
+
+
+def run_drawn(experiment: str, out: Path, *extra: str, capsys) -> tuple[dict, list[str], dict]:
+    """Run ``experiment --quick``: results.json, printed lines, ``{png name: Figure}``."""
+    from resnetlab.lab import record_figures
+
+    with record_figures() as figures:
+        results, printed = run_quick(experiment, out, *extra, capsys=capsys)
+    return results, printed.strip().splitlines(), {p.name: f for p, f in figures.items()}
+
+
+@pytest.fixture
+def no_language_set(monkeypatch):
+    from resnetlab import i18n
+
+    monkeypatch.delenv(i18n.ENV, raising=False)
+    i18n.set_language(None)
+    yield monkeypatch
+    i18n.set_language(None)
+
+
+def test_residual_figure_and_verdict_are_spanish_with_lang_es_and_english_by_default(
+        tmp_path, capsys, no_language_set):
+    en_results, en_lines, en_figs = run_drawn("residual", tmp_path / "en", capsys=capsys)
+    es_results, es_lines, es_figs = run_drawn("residual", tmp_path / "es", "--lang", "es",
+                                              capsys=capsys)
+    assert set(es_figs) == set(en_figs) == {"residual.png"}
+    en, es = drawn_labels(en_figs["residual.png"]), drawn_labels(es_figs["residual.png"])
+
+    # English by default: the title and axis labels of docs/lab.md's figure
+    assert "block layer2.0" in en["figure"][0] and "input" in en["figure"][0]
+    assert en["title"][0].startswith("x: block input")
+    assert en["ylabel"][0] == "channel 0" and "activation" in en["ylabel"][-1]
+    # --lang es: the same places in Spanish
+    assert "bloque layer2.0" in es["figure"][0] and "entrada" in es["figure"][0]
+    assert es["title"][0].startswith("x: entrada del bloque")
+    assert "atajo (shortcut)" in " ".join(es["title"])
+    assert es["ylabel"][0] == "canal 0" and "activación" in es["ylabel"][-1]
+    for kind in ("figure", "ylabel"):
+        assert len(es[kind]) == len(en[kind]) and not set(es[kind]) & set(en[kind]), kind
+    assert english_left_over(en_figs["residual.png"])  # the check sees English when it is there
+    assert not english_left_over(es_figs["residual.png"])
+
+    # the verdict and the closing line
+    assert "tolerance" in en_lines[0] and en_lines[-1].startswith("wrote ")
+    assert "tolerancia" in es_lines[0] and "atajo" in es_lines[0]
+    assert es_lines[-1].startswith("guardados ") and "residual.png" in es_lines[-1]
+    assert es_results["verdict"] == es_lines[:-1]
+
+    # results.json stays language-neutral: only the verdict and the recorded language differ
+    def neutral(results: dict) -> dict:
+        kept = {k: v for k, v in results.items() if k not in {"verdict", "created", "seconds"}}
+        kept["settings"] = {k: v for k, v in results["settings"].items() if k != "lang"}
+        return kept
+
+    assert neutral(es_results) == neutral(en_results)
+    assert (en_results["settings"]["lang"], es_results["settings"]["lang"]) == ("en", "es")
+
+
+def test_batchnorm_figure_follows_resnetlab_lang(tmp_path, capsys, no_language_set):
+    no_language_set.setenv("RESNETLAB_LANG", "es")
+    _, lines, figures = run_drawn("batchnorm", tmp_path, capsys=capsys)
+    fig = figures["batchnorm.png"]
+    labels = drawn_labels(fig)
+    assert "normalización por lotes (BatchNorm)" in labels["title"][0]
+    assert "iteración" in labels["xlabel"][0] and "precisión" in labels["ylabel"][0]
+    assert "marcadores" in labels["legend"][0]
+    assert labels["legend"][1:] == ["LeNet-5 con BatchNorm", "LeNet-5 (sin BatchNorm)"]
+    assert not english_left_over(fig)
+    assert "iteración" in lines[0] and "digits" in lines[-2]  # the fallback note, in Spanish
+    assert "embedded digits" not in "\n".join(lines)
+
+
+def test_lang_flag_wins_over_the_environment(tmp_path, capsys, no_language_set):
+    no_language_set.setenv("RESNETLAB_LANG", "es")
+    _, lines, figures = run_drawn("depth", tmp_path, "--lang", "en", capsys=capsys)
+    labels = drawn_labels(figures["depth.png"])
+    assert labels["xlabel"][0].startswith("depth") and labels["title"][0] == "parameters vs depth"
+    assert lines[-1].startswith("wrote ")
+
+
+@pytest.mark.parametrize(("flag", "env"), [("fr", None), (None, "fr")])
+def test_unknown_language_is_a_one_line_error_naming_the_choices(
+        flag, env, tmp_path, capsys, no_language_set):
+    if env:
+        no_language_set.setenv("RESNETLAB_LANG", env)
+    out = tmp_path / "out"
+    code = main(["lab", "depth", "--out", str(out), *(["--lang", flag] if flag else [])])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("error: ")
+    assert "'fr'" in err and "en" in err and "es" in err
+    assert ("--lang" if flag else "RESNETLAB_LANG") in err
+    assert not out.exists()  # refused before anything was written

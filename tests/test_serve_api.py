@@ -90,12 +90,14 @@ def test_model_detail_of_a_run(client):
     rows = detail["summary"]["rows"]
     assert rows[0] == {"name": "conv1", "type": "Conv2d", "stage": "stem",
                        "output_shape": [16, 8, 8], "params": 144, "macs": 9216,
-                       "formula": "16 × 1 × 3 × 3 = 144"}
+                       "formula": "16 × 1 × 3 × 3 = 144", "block": False}
+    blocks = [r["name"] for r in rows if r["block"]]  # one row closing each residual block
     assert {r["stage"] for r in rows} == {"stem", "layer1", "layer2", "layer3", "head"}
     for row in rows:
         assert (evaluate_formula(row["formula"]) if row["formula"] else 0) == row["params"]
     assert sum(r["params"] for r in rows) == detail["summary"]["total_params"]
     assert detail["blocks"][0] == "layer1.0" and len(detail["blocks"]) == 9
+    assert blocks == detail["blocks"] and all(r["params"] == 0 for r in rows if r["block"])
     assert detail["has_curves"] is True and "curves.png" in detail["figures"]
     assert detail["samples"] == len(load("digits").test)
 
@@ -157,6 +159,28 @@ def test_residual_block_anatomy(client, digit_png):
     assert down["block"] == "layer3.0" and down["allclose"] is True
     unknown = post_image(client, f"/v1/models/{RUN}/residual", data, block="layer9.0")
     assert unknown.status_code == 404 and "layer1.0" in unknown.json()["error"]
+
+
+def test_residual_figure_speaks_the_pages_language(client, digit_png, monkeypatch):
+    from resnetlab.serve import explain
+
+    drawn = []
+    real = explain.plot_anatomy
+
+    def spy(anatomy, channels, title, lang=None):
+        figure = real(anatomy, channels, title, lang=lang)
+        drawn.append((title, [t.get_text() for ax in figure.axes for t in (ax.title,)]))
+        return figure
+
+    monkeypatch.setattr(explain, "plot_anatomy", spy)
+    data = digit_png.read_bytes()
+    assert post_image(client, f"/v1/models/{RUN}/residual", data, lang="es").status_code == 200
+    assert post_image(client, f"/v1/models/{RUN}/residual", data).status_code == 200
+    (es_title, es_panels), (en_title, en_panels) = drawn
+    assert "bloque layer1.0" in es_title and "entrenado" in es_title
+    assert "block layer1.0" in en_title and es_panels != en_panels
+    bad = post_image(client, f"/v1/models/{RUN}/residual", data, lang="fr")
+    assert bad.status_code == 422
 
 
 def test_curves_figures_and_samples_of_a_run(client):

@@ -159,7 +159,9 @@ def test_to_dict_is_json_and_consistent(resnet18, resnet18_summary):
     assert data["total_params"] == count_params(resnet18)
     assert data["total_macs"] == sum(row["macs"] for row in data["rows"])
     assert data["rows"][0]["output_shape"] == [1, 64, 112, 112]
-    assert data["activation_bytes"] == sum(row["output_bytes"] for row in data["rows"])
+    layers = [row for row in data["rows"] if not row["container"]]  # block rows: no own tensor
+    assert data["activation_bytes"] == sum(row["output_bytes"] for row in layers)
+    assert [row["formula"] for row in data["rows"]][:2] == ["64 × 3 × 7 × 7", "64 × 2"]
     assert data["input_bytes"] == 3 * 224 * 224 * 4
 
 

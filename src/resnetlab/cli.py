@@ -39,6 +39,7 @@ COMMAND_HELP: dict[str, str] = {
     "recipes": "list training recipes, or show one recipe's fields",
     "lab": "experiments that show what residual networks do (figures + verdict)",
     "bench": "measure training/inference speed against stock PyTorch",
+    "tutorials": "the course notebooks (Spanish and English): list them, copy them as .ipynb",
 }
 COMMANDS = tuple(COMMAND_HELP)
 

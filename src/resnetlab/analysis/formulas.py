@@ -2,8 +2,10 @@
 
 ``Conv2d``: ``out × in/groups × kh × kw (+ out)``, e.g. ResNet-18's stem ``64 × 3 × 7 × 7 =
 9,408``; ``BatchNorm``: ``C × 2`` (the learned scale γ and shift β; the running statistics are
-buffers, not parameters); ``Linear``: ``out × in + out``. Layers without parameters get ``""``;
-any other layer with parameters gets the sum of its tensors' shapes. The result after ``=``
+buffers, not parameters); ``Linear``: ``in × out + out``, inputs first as the course notes
+write it (``512 × 1000 + 1000``; the same product as the weight's ``out × in`` shape). Layers
+without parameters get ``""``; any other layer with parameters gets the sum of its tensors'
+shapes. The result after ``=``
 is the summary's ``params`` of that layer (``tests/test_formulas.py`` checks every row).
 """
 
@@ -31,7 +33,7 @@ def _terms(module: nn.Module) -> list[str]:
     if isinstance(module, _BATCHNORMS) and module.affine:
         return [f"{module.num_features}{TIMES}2"]
     if isinstance(module, nn.Linear):
-        return [f"{module.out_features}{TIMES}{module.in_features}"] + (
+        return [f"{module.in_features}{TIMES}{module.out_features}"] + (
             [str(module.out_features)] if bias else [])
     return [TIMES.join(map(str, p.shape)) or "1" for p in module.parameters() if p.numel()]
 

@@ -1,7 +1,9 @@
 """Pictures of what the analysis finds, shared by the lab (files) and the server (PNG bytes).
 
 Figures are built with matplotlib's object API (``matplotlib.figure.Figure``, no pyplot), which
-keeps no global state: the server draws them from several threads at once.
+keeps no global state: the server draws them from several threads at once. For the same reason
+the text they draw is translated into an explicit ``lang`` when one is given (else the current
+language of :mod:`resnetlab.i18n`, English by default).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from PIL import Image
 
 from resnetlab.analysis.gradcam import overlay
 from resnetlab.analysis.residual import BlockAnatomy
+from resnetlab.i18n import gettext
 
 DPI = 100
 OVERLAY_SIDE = 256  # a Grad-CAM overlay PNG is upscaled to this many pixels
@@ -82,18 +85,28 @@ def channel_grid(activations: torch.Tensor, count: int = 16, columns: int = 8) -
     return (grid * 255).round().astype(np.uint8)
 
 
-def _panels(anatomy: BlockAnatomy) -> list[tuple[str, torch.Tensor | None]]:
-    post = "ReLU" if anatomy.post_name == "ReLU" else "identity"
-    shortcut = "S(x) shortcut" if anatomy.shortcut is not None else "no shortcut (plain block)"
-    total = "F(x) + S(x)" if anatomy.shortcut is not None else "F(x) (nothing added)"
-    return [("x: block input", anatomy.x), ("F(x): residual branch", anatomy.residual),
+def _panels(anatomy: BlockAnatomy, lang: str | None) -> list[tuple[str, torch.Tensor | None]]:
+    def _(message: str) -> str:
+        return gettext(message, lang=lang)
+
+    post = "ReLU" if anatomy.post_name == "ReLU" else _("identity")
+    if anatomy.shortcut is not None:
+        shortcut, total = _("S(x) shortcut"), "F(x) + S(x)"
+    else:
+        shortcut, total = _("no shortcut (plain block)"), _("F(x) (nothing added)")
+    return [(_("x: block input"), anatomy.x), (_("F(x): residual branch"), anatomy.residual),
             (shortcut, anatomy.shortcut), (total, anatomy.total),
-            (f"output = {post}(sum)", anatomy.output)]
+            (_("output = {post}(sum)").format(post=post), anatomy.output)]
 
 
-def plot_anatomy(anatomy: BlockAnatomy, channels: int, title: str) -> Figure:
-    """Rows = channels, columns = x, F, S, sum, output; one symmetric colour scale for all."""
-    panels = _panels(anatomy)
+def plot_anatomy(anatomy: BlockAnatomy, channels: int, title: str, *,
+                 lang: str | None = None) -> Figure:
+    """Rows = channels, columns = x, F, S, sum, output; one symmetric colour scale for all.
+
+    ``title`` is drawn as given; the panel and axis labels are in ``lang`` (default: the
+    current language of :mod:`resnetlab.i18n`).
+    """
+    panels = _panels(anatomy, lang)
     shown = [t for _, t in panels if t is not None]
     limit = max(float(t.abs().max()) for t in shown) or 1.0
     cols = len(panels)
@@ -108,7 +121,8 @@ def plot_anatomy(anatomy: BlockAnatomy, channels: int, title: str) -> Figure:
             ax.set_xticks([])
             ax.set_yticks([])
             if col == 0:
-                ax.set_ylabel(f"channel {row}", fontsize=9)
+                ax.set_ylabel(gettext("channel {index}", lang=lang).format(index=row),
+                              fontsize=9)
             if tensor is None or row >= tensor.shape[1]:
                 ax.text(0.5, 0.5, "—", ha="center", va="center", transform=ax.transAxes)
                 continue
@@ -117,5 +131,5 @@ def plot_anatomy(anatomy: BlockAnatomy, channels: int, title: str) -> Figure:
     fig.suptitle(title, fontsize=11)
     if image is not None:
         bar = fig.colorbar(image, ax=axes, shrink=0.8, location="right")
-        bar.set_label("activation (shared scale, BN-normalized units)")
+        bar.set_label(gettext("activation (shared scale, BN-normalized units)", lang=lang))
     return fig

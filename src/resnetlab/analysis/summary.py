@@ -1,10 +1,17 @@
 """Per-layer summary of a network: output shapes, parameters and MACs, torchsummary style.
 
-One forward pass with a dummy input runs under hooks. Every call of a leaf module becomes a row
-(a module called twice, like the ReLU of torchvision's ``BasicBlock``, gives two rows); with
-``depth`` the rows stop at that nesting level and a deeper container becomes one row that
-carries the MACs of everything it ran. Totals follow torchinfo 1.8: MACs add up over calls,
-parameters are counted once per tensor however often they are used.
+One forward pass with a dummy input runs under hooks. The rows are torchsummary's, the table the
+course notes print for ResNet-18 (note 002): every call of a layer in call order (a module called
+twice, like the ReLU of torchvision's ``BasicBlock``, gives two rows), and after a block's layers
+a row for the block itself (``BasicBlock-11``), numbered in the order the calls *finish*. Plain
+containers (``Sequential``, ``ModuleList``) and parameter-free placeholders (``Identity``, e.g.
+a block's unused dropout) get no row, so the numbering is the one students know.
+
+Each row's ``params`` are the parameters no other row shows: a layer's own, none for a block row
+(its layers are listed above it). With ``depth`` the rows stop at that nesting level and a deeper
+container becomes one row carrying the parameters and MACs of everything inside. Totals follow
+torchinfo 1.8: MACs add up over calls, parameters are counted once per tensor however often
+they are used.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from resnetlab.analysis.formulas import param_formula
 from resnetlab.analysis.macs import count_macs, first_tensor, param_counts
 from resnetlab.errors import ConfigError
 
@@ -35,6 +43,12 @@ class SummaryRow:
     macs: int
     repeat: bool = False  # True from a module's second call on (its params are not re-counted)
     output_bytes: int = field(default=0, repr=False)
+    # How ``params`` adds up, left-hand side only ("64 × 3 × 7 × 7"); "" for a row without own
+    # parameters and for a collapsed container (its layers' formulas are in the full table).
+    formula: str = ""
+    # A block row closing its layers' rows (BasicBlock-11): no params or MACs of its own, and its
+    # output is not counted as a separate activation.
+    container: bool = False
 
 
 @dataclass
@@ -59,8 +73,13 @@ class Summary:
 
     @property
     def activation_bytes(self) -> int:
-        """Bytes of the outputs of all rows (one forward pass, nothing kept for backward)."""
-        return sum(row.output_bytes for row in self.rows)
+        """Bytes of the outputs of the layer rows (one forward pass, nothing kept for backward);
+        block rows are left out, as torchinfo leaves out containers."""
+        return sum(row.output_bytes for row in self.rows if not row.container)
+
+    def table(self, *, formula: bool = False) -> str:
+        """The rendered table; ``formula=True`` adds the "Calculation" column."""
+        return render_table(self, formula=formula)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: every row and every total."""
@@ -100,15 +119,23 @@ def human_count(n: float) -> str:
     return f"{n:g}"
 
 
-def render_table(s: Summary) -> str:
-    """The classic torchsummary table, with a module-name column and a MACs column."""
-    headers = ("Layer (type)", "Module", "Output Shape", "Param #", "MACs")
+def render_table(s: Summary, *, formula: bool = False) -> str:
+    """The classic torchsummary table, with a module-name column and a MACs column.
+
+    ``formula=True`` adds note 002's "Calculation" column before the parameter count: how each
+    layer's parameters add up (``64 × 3 × 7 × 7``), "-" where a row has none of its own.
+    """
+    headers: tuple[str, ...] = ("Layer (type)", "Module", "Output Shape", "Param #", "MACs")
     body = [
         (r.label, r.name or "-", _shape_text(r.output_shape), f"{r.params:,}", f"{r.macs:,}")
         for r in s.rows
     ]
+    if formula:
+        headers = (*headers[:3], "Calculation", *headers[3:])
+        body = [(*cells[:3], row.formula or "-", *cells[3:])
+                for cells, row in zip(body, s.rows, strict=True)]
     widths = [max(len(h), *(len(cells[i]) for cells in body)) for i, h in enumerate(headers)]
-    right_aligned = {3, 4}  # numbers line up on their last digit
+    right_aligned = {len(headers) - 2, len(headers) - 1}  # numbers line up on their last digit
 
     def line(cells: Sequence[str]) -> str:
         parts = [
@@ -128,9 +155,12 @@ def render_table(s: Summary) -> str:
         f"Input size (MB): {s.input_bytes / _MB:.2f}",
         f"Forward activations (MB): {s.activation_bytes / _MB:.2f}",
         f"Params size (MB): {s.param_bytes / _MB:.2f}",
-        thin,
     ]
-    return "\n".join(lines)
+    blocks = sorted({r.type for r in s.rows if r.container})
+    if blocks:  # a student reading "BasicBlock-11 ... 0" should not think the block is empty
+        lines.append(f"({' / '.join(blocks)} rows close a block: its layers are the rows above "
+                     "it, so the row adds no parameters of its own.)")
+    return "\n".join([*lines, thin])
 
 
 def _param_totals(model: nn.Module) -> tuple[int, int, int]:
@@ -172,6 +202,10 @@ def _input_like(model: nn.Module, size: tuple[int, ...], device: Any) -> torch.T
     return torch.zeros(size, dtype=dtype, device=device)
 
 
+# Modules that only group others: their children get rows, they do not (torchsummary's rule).
+_GROUPS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
 class _Recorder:
     """Forward hooks that turn module calls into rows."""
 
@@ -179,6 +213,7 @@ class _Recorder:
         self.rows: list[SummaryRow] = []
         self.names: dict[int, str] = {}
         self.collapsed: set[int] = set()  # containers shown as one row at the depth limit
+        self.blocks: set[int] = set()  # containers shown as a row after their layers' rows
         self.open: list[SummaryRow] = []  # collapsed containers currently running
         self.called: set[int] = set()
         self.handles: list[torch.utils.hooks.RemovableHandle] = []
@@ -188,21 +223,32 @@ class _Recorder:
             if depth is not None and level == depth and not is_leaf:
                 self.collapsed.add(id(module))
                 self.handles.append(module.register_forward_pre_hook(self._enter))
-            elif not is_leaf:
+            elif is_leaf:
+                # An Identity computes nothing and holds nothing: a row would only shift the
+                # numbering away from the one the notes print (unless it is the whole model).
+                if isinstance(module, nn.Identity) and name:
+                    continue
+            elif not name or isinstance(module, _GROUPS) or (depth is not None and level > depth):
                 continue
+            else:
+                self.blocks.add(id(module))
             self.names[id(module)] = name
             self.handles.append(module.register_forward_hook(self._leave))
 
     def _new_row(self, module: nn.Module) -> SummaryRow:
         kind = type(module).__name__
+        block = id(module) in self.blocks
+        leaf = not block and id(module) not in self.collapsed
         row = SummaryRow(
             name=self.names[id(module)],
             type=kind,
             label=f"{kind}-{len(self.rows) + 1}",
             output_shape=(),
-            params=sum(p.count for p in param_counts(module, recurse=True)),
+            params=sum(p.count for p in param_counts(module, recurse=not block)),
             macs=0,
             repeat=id(module) in self.called,
+            formula=param_formula(module).partition(" = ")[0] if leaf else "",
+            container=block,
         )
         self.called.add(id(module))
         self.rows.append(row)
@@ -220,7 +266,8 @@ class _Recorder:
             return
         else:
             row = self._new_row(module)
-            row.macs = count_macs(module, output)
+            if id(module) not in self.blocks:
+                row.macs = count_macs(module, output)
         out = first_tensor(output)
         if out is not None:
             row.output_shape = tuple(out.shape)
@@ -240,7 +287,8 @@ def summary(
 ) -> Summary:
     """Run ``model`` once on zeros of ``input_size`` (batch included) and tabulate every layer.
 
-    ``depth`` limits how deep rows go (1 = children of the model); None shows every leaf.
+    ``depth`` limits how deep rows go (1 = children of the model); None shows every layer,
+    each block closed by its own row, as in the course notes' ResNet-18 table.
     ``device`` defaults to the device of the model's parameters; the model is not moved.
     The forward pass runs in eval mode without autograd, and every module gets its own
     training flag back afterwards. Errors of the forward pass (an input too small for the

@@ -2,7 +2,8 @@
 
 Each experiment is its own sub-parser, so ``resnetlab lab degradation --help`` lists exactly
 the options that experiment understands. The experiments live in :mod:`resnetlab.lab` (imported
-only when one runs, so ``--help`` stays fast).
+only when one runs, so ``--help`` stays fast). ``--lang es`` (or ``RESNETLAB_LANG=es``) prints
+the verdict and draws the figures in Spanish; the help stays in English.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from resnetlab import i18n
 from resnetlab.commands import options
 
 # What the lab-only options mean, the same in every experiment that takes them (each adds its
@@ -22,6 +24,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     options.add(parser, "--quick", "tiny data and short schedules; what the tests run")
     options.add_output(parser, "a directory; default: runs/lab/<experiment>")
     options.add(parser, "--seed", "default: 0", default=0)
+    options.add(parser, "--lang", "of the verdict and the figures; the help stays English")
 
 
 def _threads(parser: argparse.ArgumentParser, device: bool) -> None:
@@ -135,7 +138,7 @@ EXPERIMENTS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None]
 }
 
 # Parsed attributes that are not keyword arguments of the experiment functions.
-_NOT_OPTIONS = {"command", "experiment", "func", "quick", "out", "seed", "threads"}
+_NOT_OPTIONS = {"command", "experiment", "func", "quick", "out", "seed", "threads", "lang"}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -161,10 +164,15 @@ def run(args: argparse.Namespace) -> int:
     options = {k: v for k, v in vars(args).items() if k not in _NOT_OPTIONS}
     if "depths" in options:
         options["depths"] = tuple(options["depths"])
-    result, out = run_experiment(args.experiment, args.out, args.quick, args.seed, args.threads,
-                                 **options)
-    for line in result.verdict:
-        print(line)
-    figures = ", ".join(p.name for p in result.figures)
-    print(f"wrote {out / 'results.json'} and {figures}")
+    # The flag wins over RESNETLAB_LANG; either is checked before the experiment starts.
+    lang = (i18n.check_language(args.lang, "--lang") if args.lang is not None
+            else i18n.current_language())
+    with i18n.language(lang):
+        result, out = run_experiment(args.experiment, args.out, args.quick, args.seed,
+                                     args.threads, **options)
+        for line in result.verdict:
+            print(line)
+        figures = ", ".join(p.name for p in result.figures)
+        print(i18n._("wrote {results} and {figures}").format(results=out / "results.json",
+                                                             figures=figures))
     return 0 if result.ok else 1

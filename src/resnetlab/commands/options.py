@@ -90,6 +90,10 @@ SPECS: dict[str, tuple[str, dict[str, Any]]] = {
     "--json": ("write the result as JSON to PATH; '-' or a bare --json: to stdout, instead of "
                "the text", {"metavar": "PATH", "nargs": "?", "const": "-", "type": json_target}),
     "--quiet": ("print only the final result", {"action": "store_true"}),
+    # Not a choices= list: an unknown language is resnetlab.i18n's one-line ConfigError, the
+    # same whether it came from this flag or from RESNETLAB_LANG.
+    "--lang": ("language of what resnetlab writes for people: en or es (default: "
+               "$RESNETLAB_LANG, else en)", {"metavar": "LANG"}),
     # training
     "--recipe": ("training recipe: %(choices)s; see 'resnetlab recipes'", {"metavar": "NAME"}),
     "--epochs": ("number of epochs", {"metavar": "N", "type": int}),

@@ -14,7 +14,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``resnetlab summary``."""
     parser.description = (
         "Run one dummy batch through a registered model and print every layer with its output "
-        "shape, parameter count and multiply-accumulates (torchinfo conventions).")
+        "shape, parameter count and multiply-accumulates: torchsummary's rows and numbering "
+        "(each block closed by its own row, as in the course notes), torchinfo's totals.")
     parser.add_argument("name", metavar="NAME", help=options.SPECS["--model"][0])
     parser.add_argument("--input-size", nargs="+", type=int, metavar="N",
                         help="one sample's shape without batch, e.g. 3 32 32 (default: the "
@@ -25,6 +26,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-depth", type=int, metavar="D",
                         help="show rows down to this nesting level only (1 = top-level blocks; "
                         "default: all)")
+    parser.add_argument("--formula", action="store_true",
+                        help="add a Calculation column: how each layer's parameter count adds "
+                        "up (64 × 3 × 7 × 7, 64 × 2, 512 × 1000 + 1000)")
     options.add_json(parser, "the summary")
     parser.set_defaults(func=run)
 
@@ -88,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     result.model = args.name
 
     if args.json != "-":
-        print(result)
+        print(result.table(formula=args.formula))
     if args.json:
         options.write_json(result.to_dict(), args.json)
     return 0

@@ -6,7 +6,9 @@
 True
 
 Every experiment writes ``results.json`` and PNG figures into its output directory (default
-``runs/lab/<experiment>``); see ``docs/lab.md`` for the questions they answer.
+``runs/lab/<experiment>``); see ``docs/lab.md`` for the questions they answer. The verdict and
+the figures' text are in English or Spanish (``lang="es"``, or ``RESNETLAB_LANG=es``; see
+:mod:`resnetlab.i18n`); :func:`record_figures` hands over the drawn matplotlib figures.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import torch
 
+from resnetlab import i18n
 from resnetlab.errors import ConfigError
 from resnetlab.lab import (
     batchnorm,
@@ -31,6 +34,7 @@ from resnetlab.lab import (
     residual,
 )
 from resnetlab.lab.common import LabResult, default_out_dir, prepare_out_dir, write_results
+from resnetlab.lab.plotting import record_figures
 
 EXPERIMENTS: dict[str, Callable[..., LabResult]] = {
     "features": features.run,
@@ -62,7 +66,7 @@ def _threads(count: int | None) -> Iterator[None]:
 
 
 def run_experiment(name: str, out_dir: str | Path | None = None, quick: bool = False,
-                   seed: int = 0, threads: int | None = None,
+                   seed: int = 0, threads: int | None = None, lang: str | None = None,
                    **options: Any) -> tuple[LabResult, Path]:
     """Run experiment ``name``, write ``results.json``; returns the result and its directory.
 
@@ -72,10 +76,14 @@ def run_experiment(name: str, out_dir: str | Path | None = None, quick: bool = F
     in :data:`SMALL_TENSORS` use one, because their tensors are tiny: thread synchronisation
     then costs more than it saves (on a busy 2-core machine we measured a ResNet-110 backward
     pass on 8×8 images 20x slower with two threads than with one).
+    ``lang`` (``"en"``, ``"es"``) is the language of the verdict and the figures; default: the
+    current one of :mod:`resnetlab.i18n` (``RESNETLAB_LANG``, else English).
     """
     if name not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
     func = EXPERIMENTS[name]
+    # Checked before anything is written: RESNETLAB_LANG=fr fails here, not after training.
+    language = i18n.check_language(lang) if lang is not None else i18n.current_language()
     accepted = inspect.signature(func).parameters
     if "seed" in accepted:
         options["seed"] = seed
@@ -86,12 +94,12 @@ def run_experiment(name: str, out_dir: str | Path | None = None, quick: bool = F
     started = time.perf_counter()
     if threads is None and (quick or name in SMALL_TENSORS):
         threads = 1
-    with _threads(threads):
+    with i18n.language(language), _threads(threads):
         result = func(out, quick, **options)
-    settings = {**options, "seed": seed, "threads": threads}
+    settings = {**options, "seed": seed, "threads": threads, "lang": language}
     write_results(out, result, quick=quick, seconds=time.perf_counter() - started,
                   settings=settings)
     return result, out
 
 
-__all__ = ["EXPERIMENTS", "LabResult", "run_experiment"]
+__all__ = ["EXPERIMENTS", "LabResult", "record_figures", "run_experiment"]

@@ -16,20 +16,21 @@ import math
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 
 from resnetlab.data import InMemoryLoader, normalize
 from resnetlab.hardware import resolve_device
+from resnetlab.i18n import N_, _, ngettext
 from resnetlab.lab.common import LabResult
 from resnetlab.lab.inputs import load_lab_data
 from resnetlab.lab.lenet import lenet5
-from resnetlab.lab.plotting import save
+from resnetlab.lab.plotting import new_figure, save
 from resnetlab.train.step import train_step
 
 FIGURE = "batchnorm.png"
 THRESHOLDS = (0.5, 0.7)
-VARIANTS = (("LeNet-5 + BatchNorm", True), ("LeNet-5 (no BatchNorm)", False))
+# (name, with BatchNorm): the names are results.json keys, translated only where shown.
+VARIANTS = ((N_("LeNet-5 + BatchNorm"), True), (N_("LeNet-5 (no BatchNorm)"), False))
 
 
 @torch.no_grad()
@@ -67,10 +68,11 @@ def train_curve(model, loader: InMemoryLoader, test_x: torch.Tensor, test_y: tor
 
 
 def _plot(curves: dict[str, dict], title: str, path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")
+    fig = new_figure(figsize=(9, 5), layout="constrained")
+    ax = fig.subplots()
     for (name, curve), color in zip(curves.items(), ("tab:green", "tab:gray"), strict=True):
         accs = [100 * a for a in curve["test_accuracy"]]
-        ax.plot(range(1, len(accs) + 1), accs, color=color, lw=1.2, label=name)
+        ax.plot(range(1, len(accs) + 1), accs, color=color, lw=1.2, label=_(name))
         for t, marker in zip(THRESHOLDS, ("o", "s"), strict=True):
             it = curve[f"first_iteration_above_{int(t * 100)}"]
             if it is not None:
@@ -79,10 +81,11 @@ def _plot(curves: dict[str, dict], title: str, path: Path) -> Path:
         ax.axhline(100 * t, color="black", lw=0.6, ls=":")
         ax.text(1.005, 100 * t, f"{int(t * 100)} %", transform=ax.get_yaxis_transform(),
                 va="center", fontsize=8)
-    ax.set(xlabel="training iteration (one SGD step on a batch)", ylabel="test accuracy (%)",
-           title=title, ylim=(0, 100))
+    ax.set(xlabel=_("training iteration (one SGD step on a batch)"),
+           ylabel=_("test accuracy (%)"), title=title, ylim=(0, 100))
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", title="markers: first iteration above 50 % (o) / 70 % (□)",
+    ax.legend(loc="lower right",
+              title=_("markers: first iteration above 50 % (o) / 70 % (□)"),
               title_fontsize=8, fontsize=9)
     return save(fig, path)
 
@@ -109,39 +112,49 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "fashion-mnist",
         curves[name] = train_curve(model, loader, test_x, test_y, iterations, lr)
         seconds[name] = round(time.perf_counter() - started, 2)
 
-    setting = (f"{lab_data.name}: {len(bundle.train)} train / {len(test)} test images, "
-               f"SGD lr {lr:g}, batch {batch_size}")
-    figure = _plot(curves, f"LeNet-5 (sigmoid) with and without BatchNorm\n{setting}",
-                   out_dir / FIGURE)
+    title = _("LeNet-5 (sigmoid) with and without BatchNorm\n{data}: {train} train / {test} "
+              "test images, SGD lr {lr}, batch {batch}").format(
+                  data=lab_data.name, train=len(bundle.train), test=len(test), lr=f"{lr:g}",
+                  batch=batch_size)
+    figure = _plot(curves, title, out_dir / FIGURE)
     results = {
         "data": lab_data.name, "train_images": len(bundle.train), "test_images": len(test),
         "iterations": iterations, "lr": lr, "batch_size": batch_size, "seed": seed,
         "device": str(where), "train_seconds": seconds,
         "models": {name: {"batchnorm": bn, **curves[name]} for name, bn in VARIANTS},
     }
-    verdict = []
-    for name, _ in VARIANTS:
-        c = curves[name]
-        hits = ", ".join(f">{int(t * 100)} % at iteration "
-                         f"{c[f'first_iteration_above_{int(t * 100)}'] or 'never'}"
-                         for t in THRESHOLDS)
-        verdict.append(f"{name}: {hits}; final {100 * c['final_test_accuracy']:.1f} % "
-                       f"after {len(c['test_accuracy'])} iterations"
-                       + (" (diverged)" if c["diverged"] else ""))
+    verdict = [_variant_line(name, curves[name]) for name, _bn in VARIANTS]
     verdict.append(_speedup(curves))
     if lab_data.note:
         verdict.append(lab_data.note)
     return LabResult("batchnorm", results, [figure], verdict)
 
 
+def _variant_line(name: str, curve: dict) -> str:
+    """``LeNet-5 + BatchNorm: >50 % at iteration 24, ...; final 79.7 % after 1500 iterations``."""
+    hits = []
+    for t in THRESHOLDS:
+        first = curve[f"first_iteration_above_{int(t * 100)}"]
+        text = (_(">{threshold} % at iteration {iteration}") if first
+                else _(">{threshold} % at iteration never"))
+        hits.append(text.format(threshold=int(t * 100), iteration=first))
+    count = len(curve["test_accuracy"])
+    line = ngettext("{name}: {hits}; final {accuracy} % after {count} iteration",
+                    "{name}: {hits}; final {accuracy} % after {count} iterations", count).format(
+                        name=_(name), hits=", ".join(hits), count=count,
+                        accuracy=f"{100 * curve['final_test_accuracy']:.1f}")
+    return line + (_(" (diverged)") if curve["diverged"] else "")
+
+
 def _speedup(curves: dict[str, dict]) -> str:
-    (bn_name, bn), (plain_name, plain) = list(curves.items())
+    bn, plain = curves.values()  # VARIANTS order: with BatchNorm first
     a, b = bn["first_iteration_above_70"], plain["first_iteration_above_70"]
     if a and b:
-        return f"BatchNorm reached 70 % {b / a:.1f}x sooner ({a} vs {b} iterations)"
+        return _("BatchNorm reached 70 % {factor}x sooner ({with_bn} vs {without} iterations)"
+                 ).format(factor=f"{b / a:.1f}", with_bn=a, without=b)
     if a:
-        n = len(plain["test_accuracy"])
-        return f"only the BatchNorm net reached 70 % within {n} iterations"
+        return _("only the BatchNorm net reached 70 % within {count} iterations").format(
+            count=len(plain["test_accuracy"]))
     if b:
-        return "only the net without BatchNorm reached 70 %: BatchNorm did not help here"
-    return "neither net reached 70 %: train longer (--iterations)"
+        return _("only the net without BatchNorm reached 70 %: BatchNorm did not help here")
+    return _("neither net reached 70 %: train longer (--iterations)")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from resnetlab.errors import ConfigError
+from resnetlab.i18n import _
 
 RESULTS = "results.json"
 
@@ -19,7 +20,9 @@ class LabResult:
     """The outcome of one experiment.
 
     ``results`` are the experiment's own JSON fields, ``figures`` the PNGs it wrote (inside the
-    output directory) and ``verdict`` the 1–4 lines printed to the user.
+    output directory) and ``verdict`` the 1–4 lines printed to the user. The verdict and the
+    figures' text are in the language of the run (:mod:`resnetlab.i18n`); ``results`` keep
+    English keys and values whatever the language, so runs compare across languages.
     """
 
     experiment: str
@@ -77,10 +80,16 @@ def write_results(out_dir: Path, result: LabResult, *, quick: bool, seconds: flo
     return path
 
 
+def model_state(trained: bool) -> str:
+    """``trained`` or ``random init``, in the current language (figure titles, verdicts)."""
+    return _("trained") if trained else _("random init")
+
+
 def sci(value: float | None, digits: int = 2) -> str:
-    """Compact number for verdict lines (``3.1e+06``, ``0.42``); ``None`` prints as ``n/a``."""
+    """Compact number for verdict lines (``3.1e+06``, ``0.42``); ``None`` prints as ``n/a``
+    (translated)."""
     if value is None or not math.isfinite(value):
-        return "n/a"
+        return _("n/a")
     if value != 0 and (abs(value) >= 1e3 or abs(value) < 1e-2):
         return f"{value:.{digits - 1}e}"
     return f"{value:.{digits}g}"

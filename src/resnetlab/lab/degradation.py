@@ -15,15 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 from matplotlib.ticker import MaxNLocator
 
 from resnetlab.errors import ConfigError
 from resnetlab.hardware import resolve_device
+from resnetlab.i18n import _
 from resnetlab.lab.common import LabResult
 from resnetlab.lab.inputs import load_lab_data
-from resnetlab.lab.plotting import depth_color, save
+from resnetlab.lab.plotting import depth_color, new_figure, save
 from resnetlab.models import create_model
 from resnetlab.train import train
 from resnetlab.train.probe import first_batch, probe_trainer
@@ -87,7 +87,8 @@ def _seconds_per_iteration(names, bundle, overrides: dict, device) -> float:
 
 
 def _plot(runs: dict[str, dict], title: str, path: Path) -> Path:
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained", sharey=True)
+    fig = new_figure(figsize=(12, 5), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
     for name, run in runs.items():
         plain = name.startswith("plain")
         depth = int(name.removeprefix("plain").removeprefix("resnet"))
@@ -96,14 +97,14 @@ def _plot(runs: dict[str, dict], title: str, path: Path) -> Path:
                      label=f"{'plain' if plain else 'ResNet'}-{depth}")
         axes[0].plot(steps, [100 * (1 - r["train_acc"]) for r in run["history"]], **style)
         axes[1].plot(steps, [100 * (1 - r["test_acc"]) for r in run["history"]], **style)
-    axes[0].set(xlabel="iteration (SGD step)", ylabel="error (%)",
-                title="training error (running, augmented batches)")
-    axes[1].set(xlabel="iteration (SGD step)", title="test error (after each epoch)")
+    axes[0].set(xlabel=_("iteration (SGD step)"), ylabel=_("error (%)"),
+                title=_("training error (running, augmented batches)"))
+    axes[1].set(xlabel=_("iteration (SGD step)"), title=_("test error (after each epoch)"))
     axes[1].tick_params(labelleft=True)
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend(title="dashed: plain, solid: residual", title_fontsize=8, fontsize=9)
+        ax.legend(title=_("dashed: plain, solid: residual"), title_fontsize=8, fontsize=9)
     fig.suptitle(title, fontsize=11)
     return save(fig, path)
 
@@ -151,15 +152,18 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
             per_iteration = _seconds_per_iteration(NETS, bundle, recipe, where)
             left = budget_minutes * 60 - (time.perf_counter() - started)
             iterations = int(left * _SAFETY / per_iteration)
-            _log(f"one iteration of all four nets takes ~{per_iteration:.2f} s on "
-                 f"{threads} thread(s): {iterations} iterations fit in {budget_minutes:g} min")
+            _log(_("one iteration of all four nets takes ~{seconds} s on {threads} thread(s): "
+                   "{iterations} iterations fit in {minutes} min").format(
+                       seconds=f"{per_iteration:.2f}", threads=threads, iterations=iterations,
+                       minutes=f"{budget_minutes:g}"))
             if iterations < 1:
                 raise ConfigError(f"--budget-minutes {budget_minutes:g} leaves no time to train; "
                                   "raise it or pass --iterations N")
     overrides = {"iterations": iterations, **recipe}
     runs: dict[str, dict] = {}
     for i, name in enumerate(NETS):
-        _log(f"training {name} ({i + 1}/{len(NETS)}) for {iterations} iterations")
+        _log(_("training {net} ({number}/{count}) for {iterations} iterations").format(
+            net=name, number=i + 1, count=len(NETS), iterations=iterations))
         t = time.perf_counter()
         result = train(name, bundle, RECIPE, out_dir / "runs" / name, overrides=overrides,
                        seed=seed, device=where, quiet=True, overwrite=True,
@@ -173,10 +177,13 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
     steps_per_epoch = max(1, len(bundle.train) // batch_size)
     epochs = iterations / steps_per_epoch
     minutes = (time.perf_counter() - started) / 60
-    budget = (f"{iterations} iterations of batch {batch_size} ({epochs:.1f} epochs of "
-              f"{len(bundle.train)} images) per net, {minutes:.1f} min in all")
-    title = (f"Degradation (He et al. 2015, Fig. 6) on {bundle.name}: {iterations} iterations "
-             f"per net, batch {batch_size}, he2016 recipe")
+    budget = _("{iterations} iterations of batch {batch} ({epochs} epochs of {images} images) "
+               "per net, {minutes} min in all").format(
+                   iterations=iterations, batch=batch_size, epochs=f"{epochs:.1f}",
+                   images=len(bundle.train), minutes=f"{minutes:.1f}")
+    title = _("Degradation (He et al. 2015, Fig. 6) on {data}: {iterations} iterations per net, "
+              "batch {batch}, he2016 recipe").format(data=bundle.name, iterations=iterations,
+                                                     batch=batch_size)
     figure = _plot(runs, title, out_dir / FIGURE)
     verdicts = {
         "plain_train": _compare(runs, "plain56", "plain20", "train_error"),
@@ -204,16 +211,22 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
     def pct(name: str, key: str) -> str:
         return f"{100 * runs[name][key]:.1f} %"
 
+    def errors(deep: str, shallow: str) -> dict[str, str]:
+        return {"deep_train": pct(deep, "train_error"),
+                "shallow_train": pct(shallow, "train_error"),
+                "deep_test": pct(deep, "test_error"), "shallow_test": pct(shallow, "test_error")}
+
+    def yes_no(value: bool) -> str:
+        return _("yes") if value else _("no")
+
     verdict = [
-        f"plain: 56 vs 20 layers, final training error {pct('plain56', 'train_error')} vs "
-        f"{pct('plain20', 'train_error')} (test {pct('plain56', 'test_error')} vs "
-        f"{pct('plain20', 'test_error')}) -> deeper plain trains worse: "
-        f"{'yes' if degradation else 'no'}",
-        f"residual: 56 vs 20 layers, final training error {pct('resnet56', 'train_error')} vs "
-        f"{pct('resnet20', 'train_error')} (test {pct('resnet56', 'test_error')} vs "
-        f"{pct('resnet20', 'test_error')}) -> deeper ResNet trains better: "
-        f"{'yes' if residual_fixes else 'no'}",
-        f"budget: {budget} (the paper: 64k iterations on 50k images)",
+        _("plain: 56 vs 20 layers, final training error {deep_train} vs {shallow_train} (test "
+          "{deep_test} vs {shallow_test}) -> deeper plain trains worse: {answer}").format(
+            **errors("plain56", "plain20"), answer=yes_no(degradation)),
+        _("residual: 56 vs 20 layers, final training error {deep_train} vs {shallow_train} "
+          "(test {deep_test} vs {shallow_test}) -> deeper ResNet trains better: {answer}"
+          ).format(**errors("resnet56", "resnet20"), answer=yes_no(residual_fixes)),
+        _("budget: {budget} (the paper: 64k iterations on 50k images)").format(budget=budget),
     ]
     if lab_data.note:
         verdict.append(lab_data.note)

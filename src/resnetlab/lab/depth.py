@@ -11,20 +11,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
+from resnetlab.i18n import N_, _
 from resnetlab.lab.common import LabResult
-from resnetlab.lab.plotting import save
+from resnetlab.lab.plotting import new_figure, save
 from resnetlab.models import get_card, list_models
 from resnetlab.models.registry import resolve_config
 
 FIGURE = "depth.png"
-# (family key in the cards, legend label, marker, colour, label offset in points)
+# (family key in the cards, legend label (translated when drawn), marker, colour, label offset
+# in points)
 FAMILIES = (
-    ("imagenet", "ImageNet ResNets (224×224 input)", "o", "tab:blue", (4, -11)),
-    ("cifar", "CIFAR ResNets (32×32 input)", "s", "tab:red", (4, -11)),
+    ("imagenet", N_("ImageNet ResNets (224×224 input)"), "o", "tab:blue", (4, -11)),
+    ("cifar", N_("CIFAR ResNets (32×32 input)"), "s", "tab:red", (4, -11)),
     # above the line: pre-activation 110 sits on top of the CIFAR 110 point
-    ("preact", "pre-activation CIFAR ResNets (32×32)", "^", "tab:green", (-6, 6)),
+    ("preact", N_("pre-activation CIFAR ResNets (32×32)"), "^", "tab:green", (-6, 6)),
 )
 _DEPTH = re.compile(r"^(?:preact_)?resnet(\d+)$")
 
@@ -45,27 +45,29 @@ def family_table() -> list[dict]:
 
 
 def _plot(rows: list[dict], path: Path) -> Path:
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
+    fig = new_figure(figsize=(12, 5), layout="constrained")
+    axes = fig.subplots(1, 2)
     for key, label, marker, color, offset in FAMILIES:
         fam = [r for r in rows if r["family"] == key]
         depths = [r["depth"] for r in fam]
         for ax, field, scale in ((axes[0], "params", 1e6), (axes[1], "macs", 1e9)):
             values = [r[field] / scale for r in fam]
-            ax.plot(depths, values, marker=marker, color=color, label=label)
+            ax.plot(depths, values, marker=marker, color=color, label=_(label))
             for d, v in zip(depths, values, strict=True):
                 ax.annotate(str(d), (d, v), textcoords="offset points", xytext=offset,
                             fontsize=7, color=color)
-    axes[0].set(xscale="log", yscale="log", xlabel="depth (weighted layers, log scale)",
-                ylabel="parameters (millions, log scale)", title="parameters vs depth")
-    axes[1].set(xscale="log", yscale="log", xlabel="depth (weighted layers, log scale)",
-                ylabel="multiply-accumulates per image (GMACs, log scale)",
-                title="compute vs depth (at each family's input size)")
+    depth_label = _("depth (weighted layers, log scale)")
+    axes[0].set(xscale="log", yscale="log", xlabel=depth_label,
+                ylabel=_("parameters (millions, log scale)"), title=_("parameters vs depth"))
+    axes[1].set(xscale="log", yscale="log", xlabel=depth_label,
+                ylabel=_("multiply-accumulates per image (GMACs, log scale)"),
+                title=_("compute vs depth (at each family's input size)"))
     for ax in axes:
         ax.set_xlim(14, 2000)  # room for the labels of the end points
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle("The ResNet family at a glance (numbers from the model cards; labels = depth)",
-                 fontsize=11)
+    fig.suptitle(_("The ResNet family at a glance (numbers from the model cards; labels = "
+                   "depth)"), fontsize=11)
     return save(fig, path)
 
 
@@ -74,9 +76,13 @@ def _ratio_line(rows: list[dict], family: str) -> str | None:
     if len(fam) < 2:
         return None
     a, b = fam[0], fam[-1]
-    return (f"{family}: {a['name']} -> {b['name']}: params {a['params'] / 1e6:.2f} M -> "
-            f"{b['params'] / 1e6:.1f} M (x{b['params'] / a['params']:.1f}), MACs "
-            f"{a['macs'] / 1e9:.2f} G -> {b['macs'] / 1e9:.1f} G (x{b['macs'] / a['macs']:.1f})")
+    return _("{family}: {first} -> {last}: params {first_params} M -> {last_params} M "
+             "(x{params_ratio}), MACs {first_macs} G -> {last_macs} G (x{macs_ratio})").format(
+                 family=family, first=a["name"], last=b["name"],
+                 first_params=f"{a['params'] / 1e6:.2f}", last_params=f"{b['params'] / 1e6:.1f}",
+                 params_ratio=f"{b['params'] / a['params']:.1f}",
+                 first_macs=f"{a['macs'] / 1e9:.2f}", last_macs=f"{b['macs'] / 1e9:.1f}",
+                 macs_ratio=f"{b['macs'] / a['macs']:.1f}")
 
 
 def run(out_dir: Path, quick: bool = False) -> LabResult:
@@ -88,7 +94,9 @@ def run(out_dir: Path, quick: bool = False) -> LabResult:
     by_name = {r["name"]: r for r in rows}
     if "resnet34" in by_name and "resnet50" in by_name:
         r34, r50 = by_name["resnet34"], by_name["resnet50"]
-        verdict.append(
-            f"bottlenecks: resnet50 has {r50['params'] / r34['params']:.2f}x the params and "
-            f"{r50['macs'] / r34['macs']:.2f}x the MACs of resnet34 with 16 more layers")
+        verdict.append(_(
+            "bottlenecks: resnet50 has {params_ratio}x the params and {macs_ratio}x the MACs of "
+            "resnet34 with 16 more layers").format(
+                params_ratio=f"{r50['params'] / r34['params']:.2f}",
+                macs_ratio=f"{r50['macs'] / r34['macs']:.2f}"))
     return LabResult("depth", {"table": rows}, [figure], verdict)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
 from resnetlab.analysis.features import feature_maps
 from resnetlab.analysis.render import shape_text
-from resnetlab.lab.common import LabResult
+from resnetlab.i18n import _, ngettext
+from resnetlab.lab.common import LabResult, model_state
 from resnetlab.lab.inputs import load_lab_data, load_lab_model, sample_input
-from resnetlab.lab.plotting import save, show_image
+from resnetlab.lab.plotting import new_figure, save, show_image
 
 FIGURE = "features.png"
 
@@ -32,17 +31,22 @@ def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
     channels = max(1, channels)
 
     rows = len(maps) + 1
-    fig = plt.figure(figsize=(1.3 * channels + 0.4, 1.55 * rows + 0.6), layout="constrained")
+    fig = new_figure(figsize=(1.3 * channels + 0.4, 1.55 * rows + 0.6), layout="constrained")
     subfigs = fig.subfigures(rows, 1)
-    state = "trained" if lab_model.trained else "random init"
-    fig.suptitle(f"{lab_model.name} ({state}) feature maps: first {channels} channels per "
-                 "stage, each scaled to its own range", fontsize=11)
+    state = model_state(lab_model.trained)
+    fig.suptitle(ngettext("{model} ({state}) feature maps: first {count} channel per stage, "
+                          "each scaled to its own range",
+                          "{model} ({state}) feature maps: first {count} channels per stage, "
+                          "each scaled to its own range", channels).format(
+                              model=lab_model.name, state=state, count=channels), fontsize=11)
     head = subfigs[0]
-    head.suptitle(f"input: {sample.source}, resized to {shape_text(sample.pixels)}", fontsize=10)
+    head.suptitle(_("input: {source}, resized to {shape}").format(
+        source=sample.shown_as, shape=shape_text(sample.pixels)), fontsize=10)
     ax = head.subplots(1, 1)
     show_image(ax, sample.pixels)
     for sub, fmap in zip(subfigs[1:], maps, strict=True):
-        sub.suptitle(f"{fmap.name} output: {shape_text(fmap.tensor)} (C×H×W)", fontsize=10)
+        sub.suptitle(_("{stage} output: {shape} (C×H×W)").format(
+            stage=fmap.name, shape=shape_text(fmap.tensor)), fontsize=10)
         axes = sub.subplots(1, channels, squeeze=False)[0]
         activations = fmap.tensor[0].detach().cpu()
         for c, axc in enumerate(axes):
@@ -50,19 +54,23 @@ def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
             axc.set_yticks([])
             if c < activations.shape[0]:
                 axc.imshow(activations[c].numpy(), cmap="viridis", interpolation="nearest")
-                axc.set_xlabel(f"ch {c}", fontsize=8)
+                axc.set_xlabel(_("ch {index}").format(index=c), fontsize=8)
             else:
                 axc.axis("off")
     figure = save(fig, out_dir / FIGURE)
 
     stats = [m.stats() for m in maps]
     first, last = stats[0], stats[-1]
+    chain = " -> ".join(f"{s['name']} {'x'.join(map(str, s['shape']))}" for s in stats)
     verdict = [
-        f"{lab_model.name} ({state}) on {sample.source}: "
-        + " -> ".join(f"{s['name']} {'x'.join(map(str, s['shape']))}" for s in stats),
-        f"resolution {first['shape'][1]} -> {last['shape'][1]} px, channels "
-        f"{first['shape'][0]} -> {last['shape'][0]}; {100 * last['zero_fraction']:.0f} % of "
-        f"the last stage's activations are exactly zero (ReLU)",
+        _("{model} ({state}) on {source}: {stages}").format(
+            model=lab_model.name, state=state, source=sample.shown_as, stages=chain),
+        # The percent sign travels with the number: "% o" in a msgid reads as %-format to Babel.
+        _("resolution {first_side} -> {last_side} px, channels {first_channels} -> "
+          "{last_channels}; {percent} of the last stage's activations are exactly zero (ReLU)"
+          ).format(first_side=first["shape"][1], last_side=last["shape"][1],
+                   first_channels=first["shape"][0], last_channels=last["shape"][0],
+                   percent=f"{100 * last['zero_fraction']:.0f} %"),
     ]
     if lab_data is not None and lab_data.note:
         verdict.append(lab_data.note)

@@ -11,15 +11,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
 from resnetlab.analysis.gradcam import grad_cam, overlay
 from resnetlab.analysis.render import OVERLAY_SIDE, image_for_display, overlay_png
 from resnetlab.data import load
 from resnetlab.errors import DataError
+from resnetlab.i18n import _, ngettext
 from resnetlab.lab.common import LabResult
 from resnetlab.lab.inputs import LabModel, load_lab_data, load_lab_model, sample_input
-from resnetlab.lab.plotting import save, show_image
+from resnetlab.lab.plotting import new_figure, save, show_image
 from resnetlab.train import train
 
 FIGURE = "gradcam.png"
@@ -31,15 +30,17 @@ def _train_here(out_dir: Path, model: str, quick: bool, steps: int | None, seed:
     """Train ``model`` on digits with the he2016 recipe; returns the run dir and a note."""
     size = 16 if quick else 32
     steps = steps or (30 if quick else 300)
-    print(f"[lab gradcam] no --weights: training {model} on digits ({size}x{size}) for "
-          f"{steps} steps first", file=sys.stderr, flush=True)
+    message = _("no --weights: training {model} on digits ({size}x{size}) for {steps} steps "
+                "first").format(model=model, size=size, steps=steps)
+    print(f"[lab gradcam] {message}", file=sys.stderr, flush=True)
     bundle = load("digits", image_size=size)
     run = train(model, bundle, "he2016", out_dir / "model", seed=seed, device=device,
                 overrides={"iterations": steps, "val_size": 0, "batch_size": 64, "pad": 1,
                            "flip": False},
                 quiet=True, overwrite=True, checkpoint_seconds=0)
-    note = (f"no --weights given: trained {model} on digits for {steps} steps first "
-            f"(test accuracy {100 * run.metrics['test_top1']:.1f} %)")
+    note = _("no --weights given: trained {model} on digits for {steps} steps first (test "
+             "accuracy {accuracy} %)").format(model=model, steps=steps,
+                                               accuracy=f"{100 * run.metrics['test_top1']:.1f}")
     return run.run_dir, note
 
 
@@ -74,15 +75,16 @@ def run(out_dir: Path, quick: bool = False, *, weights: str | None = None,
         samples.append(sample)
         cams.append(grad_cam(lab_model.model, sample.x, layer))
 
-    fig, axes = plt.subplots(2, count, figsize=(2.6 * count + 0.6, 5.8), squeeze=False,
-                             layout="constrained")
+    fig = new_figure(figsize=(2.6 * count + 0.6, 5.8), layout="constrained")
+    axes = fig.subplots(2, count, squeeze=False)
     rows = []
     for col, (sample, cam) in enumerate(zip(samples, cams, strict=True)):
         predicted = classes[cam.class_index] if cam.class_index < len(classes) else str(
             cam.class_index)
         truth = sample.label if sample.label is not None else "?"
-        show_image(axes[0, col], sample.pixels, f"true: {truth}\npredicted: {predicted} "
-                   f"({100 * cam.probability:.0f} %)")
+        show_image(axes[0, col], sample.pixels, _("true: {truth}\npredicted: {predicted} "
+                                                  "({percent} %)").format(
+            truth=truth, predicted=predicted, percent=f"{100 * cam.probability:.0f}"))
         blended = overlay(image_for_display(sample.pixels), cam.cam)
         axes[1, col].imshow(blended, interpolation="bilinear")
         axes[1, col].set_xticks([])
@@ -94,12 +96,12 @@ def run(out_dir: Path, quick: bool = False, *, weights: str | None = None,
     from matplotlib.cm import ScalarMappable
 
     bar = fig.colorbar(ScalarMappable(cmap=colormaps["jet"]), ax=axes[1, :], shrink=0.9)
-    bar.set_label("Grad-CAM (scaled to its maximum)", fontsize=9)
-    axes[0, 0].set_ylabel("input", fontsize=10)
-    axes[1, 0].set_ylabel("Grad-CAM of the\npredicted class", fontsize=10)
+    bar.set_label(_("Grad-CAM (scaled to its maximum)"), fontsize=9)
+    axes[0, 0].set_ylabel(_("input"), fontsize=10)
+    axes[1, 0].set_ylabel(_("Grad-CAM of the\npredicted class"), fontsize=10)
     layer_text = f"{cams[0].layer} ({'×'.join(map(str, cams[0].layer_shape))})"
-    fig.suptitle(f"Grad-CAM of {lab_model.name} at {layer_text}: red = regions that raise the "
-                 "predicted class score", fontsize=10)
+    fig.suptitle(_("Grad-CAM of {model} at {layer}: red = regions that raise the predicted "
+                   "class score").format(model=lab_model.name, layer=layer_text), fontsize=10)
     figure = save(fig, out_dir / FIGURE)
     (out_dir / OVERLAY).write_bytes(overlay_png(samples[0].pixels, cams[0].cam, OVERLAY_SIDE))
 
@@ -109,10 +111,14 @@ def run(out_dir: Path, quick: bool = False, *, weights: str | None = None,
         "layer": cams[0].layer, "layer_shape": list(cams[0].layer_shape),
         "images": rows,
     }
-    verdict = [f"Grad-CAM of {lab_model.name} at {layer_text} for {count} image(s)"
-               + (f": {sum(correct)}/{len(correct)} predicted correctly" if correct else ""),
-               "the heatmap is coarse by design: one cell per position of the last stage, "
-               "upsampled to the input"]
+    head = ngettext("Grad-CAM of {model} at {layer} for {count} image",
+                    "Grad-CAM of {model} at {layer} for {count} images", count).format(
+                        model=lab_model.name, layer=layer_text, count=count)
+    if correct:
+        head += _(": {right}/{total} predicted correctly").format(right=sum(correct),
+                                                                 total=len(correct))
+    verdict = [head, _("the heatmap is coarse by design: one cell per position of the last "
+                       "stage, upsampled to the input")]
     if note:
         verdict.insert(0, note)
     return LabResult("gradcam", results, [figure, out_dir / OVERLAY], verdict)

@@ -21,14 +21,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 
 from resnetlab.analysis.gradients import GradientReport, gradient_norms
 from resnetlab.data import InMemoryLoader, normalize
+from resnetlab.i18n import _, ngettext
 from resnetlab.lab.common import LabResult, sci
 from resnetlab.lab.inputs import load_lab_data
-from resnetlab.lab.plotting import depth_color, save
+from resnetlab.lab.plotting import depth_color, new_figure, save
 from resnetlab.models import create_model
 from resnetlab.train.step import train_step
 
@@ -55,11 +55,12 @@ def _train_steps(model, loader: InMemoryLoader, steps: int, lr: float) -> float:
 
 
 def _plot(nets: list[dict], steps: int, title: str, path: Path) -> Path:
-    phases = [("init", "at initialization")]
+    phases = [("init", _("at initialization"))]
     if steps:
-        phases.append(("after", f"after {steps} SGD step{'s' if steps > 1 else ''}"))
-    fig, axes = plt.subplots(2, len(phases), figsize=(6.2 * len(phases), 8.4), squeeze=False,
-                             layout="constrained")
+        phases.append(("after", ngettext("after {steps} SGD step", "after {steps} SGD steps",
+                                         steps).format(steps=steps)))
+    fig = new_figure(figsize=(6.2 * len(phases), 8.4), layout="constrained")
+    axes = fig.subplots(2, len(phases), squeeze=False)
     for col, (key, label) in enumerate(phases):
         top, bottom = axes[0, col], axes[1, col]
         for net in nets:
@@ -68,15 +69,15 @@ def _plot(nets: list[dict], steps: int, title: str, path: Path) -> Path:
                          ls="--" if net["plain"] else "-", label=net["name"])
             top.plot(range(1, len(report.conv_grad_norms) + 1), report.conv_grad_norms, **style)
             bottom.plot(range(1, len(report.block_grad_rms) + 1), report.block_grad_rms, **style)
-        top.set(yscale="log", xlabel="conv layer index (1 = next to the input)",
-                ylabel="||dL/dW|| (L2 norm of the weight gradient)",
-                title=f"weight gradients {label}")
-        bottom.set(yscale="log", xlabel="residual block index (1 = next to the input)",
-                   ylabel="RMS of dL/dx at the block output",
-                   title=f"gradient reaching each block {label}")
+        top.set(yscale="log", xlabel=_("conv layer index (1 = next to the input)"),
+                ylabel=_("||dL/dW|| (L2 norm of the weight gradient)"),
+                title=_("weight gradients {phase}").format(phase=label))
+        bottom.set(yscale="log", xlabel=_("residual block index (1 = next to the input)"),
+                   ylabel=_("RMS of dL/dx at the block output"),
+                   title=_("gradient reaching each block {phase}").format(phase=label))
         for ax in (top, bottom):
             ax.grid(alpha=0.3, which="both")
-            ax.legend(fontsize=8, ncol=2, title="dashed: plain, solid: residual",
+            ax.legend(fontsize=8, ncol=2, title=_("dashed: plain, solid: residual"),
                       title_fontsize=8)
     fig.suptitle(title, fontsize=11)
     return save(fig, path)
@@ -109,9 +110,10 @@ def run(out_dir: Path, quick: bool = False, *, depths: tuple[int, ...] = (20, 56
                 net["after"] = gradient_norms(model, x, y)
             nets.append(net)
 
-    where = f"{lab_data.name} batch of {batch_size}"
-    figure = _plot(nets, steps, f"Gradient flow in plain vs residual CIFAR nets ({where}, "
-                   f"BN in training mode, seed {seed})", out_dir / FIGURE)
+    title = _("Gradient flow in plain vs residual CIFAR nets ({data} batch of {batch}, BN in "
+              "training mode, seed {seed})").format(data=lab_data.name, batch=batch_size,
+                                                    seed=seed)
+    figure = _plot(nets, steps, title, out_dir / FIGURE)
     results = {
         "data": lab_data.name, "batch_size": batch_size, "steps": steps, "lr": lr,
         "seed": seed, "depths": list(depths),
@@ -165,11 +167,17 @@ def _verdict(networks: dict, facts: dict, steps: int) -> list[str]:
 
     deepest = facts["deepest"]
     plain = networks[_net_name(True, deepest)]
-    direction = "explodes toward the input" if plain["first_last_ratio_init"] > 1 else "vanishes"
-    lines = [f"first/last conv gradient ratio at init: {row('first_last_ratio_init')}",
-             f"at init the plain-{deepest} gradient {direction} "
-             f"({facts['plain_orders_init']:.1f} orders of magnitude); the residual nets stay "
-             f"within {facts['residual_max_orders_init']:.1f}"]
+    direction = (_("explodes toward the input") if plain["first_last_ratio_init"] > 1
+                 else _("vanishes"))
+    lines = [_("first/last conv gradient ratio at init: {ratios}").format(
+                 ratios=row("first_last_ratio_init")),
+             _("at init the plain-{depth} gradient {direction} ({orders} orders of magnitude); "
+               "the residual nets stay within {residual_orders}").format(
+                 depth=deepest, direction=direction,
+                 orders=f"{facts['plain_orders_init']:.1f}",
+                 residual_orders=f"{facts['residual_max_orders_init']:.1f}")]
     if steps:
-        lines.append(f"after {steps} SGD step(s): {row('first_last_ratio_after')}")
+        lines.append(ngettext("after {steps} SGD step: {ratios}",
+                              "after {steps} SGD steps: {ratios}", steps).format(
+                                  steps=steps, ratios=row("first_last_ratio_after")))
     return lines

@@ -16,6 +16,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from resnetlab.data import canonical_name, channel_stats, fit, load, normalize, read_image
 from resnetlab.errors import DataError
+from resnetlab.i18n import N_, _
 from resnetlab.models.cards import get_card
 from resnetlab.models.factory import create_model
 from resnetlab.models.hub.loader import load_model
@@ -25,6 +26,8 @@ _EXAMPLE_DIRS = {
     "cifar10": "~/data/cifar-10-batches-py",
     "fashion-mnist": "~/data/fashion-mnist/FashionMNIST/raw",
 }
+# How a test image is named: in English in results.json, translated where it is shown.
+_TEST_IMAGE = N_("{dataset} test image #{index}")
 
 
 @dataclass
@@ -50,8 +53,8 @@ def load_lab_data(name: str, data_dir: str | Path | None, quick: bool, *,
         return LabData(load("digits", image_size=image_size))
     if data_dir is None:
         if quick:
-            note = (f"no --data-dir given: --quick used the embedded digits dataset instead of "
-                    f"{key}")
+            note = _("no --data-dir given: --quick used the embedded digits dataset instead "
+                     "of {dataset}").format(dataset=key)
             return LabData(load("digits", image_size=image_size), note)
         example = _EXAMPLE_DIRS.get(key, "DIR")
         raise DataError(f"{key} is read from disk: pass --data-dir DIR (e.g. --data-dir {example}),"
@@ -103,12 +106,25 @@ def _match_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
 
 @dataclass
 class SampleInput:
-    """One image: ``pixels`` (uint8 C×H×W at the model's input size) and normalized ``x``."""
+    """One image: ``pixels`` (uint8 C×H×W at the model's input size) and normalized ``x``.
+
+    ``source`` names the image in English for results.json (a path, or ``digits test image
+    #0``); :attr:`shown_as` is the same in the current language, for figures and verdicts.
+    """
 
     pixels: torch.Tensor
     x: torch.Tensor
     source: str
     label: str | None = None
+    dataset: str | None = None  # with ``index``: where a test image came from
+    index: int | None = None
+
+    @property
+    def shown_as(self) -> str:
+        """How figures and verdicts name the image, in the current language."""
+        if self.dataset is None:
+            return self.source
+        return _(_TEST_IMAGE).format(dataset=self.dataset, index=self.index)
 
 
 def sample_input(lab_model: LabModel, image: str | Path | None, data: LabData | None,
@@ -121,7 +137,7 @@ def sample_input(lab_model: LabModel, image: str | Path | None, data: LabData | 
     """
     meta = lab_model.meta
     channels, size = int(meta["input_size"][0]), tuple(int(s) for s in meta["input_size"][1:])
-    label = None
+    label, dataset = None, None
     if image is not None:
         path = Path(image).expanduser()
         if not path.is_file():
@@ -135,7 +151,8 @@ def sample_input(lab_model: LabModel, image: str | Path | None, data: LabData | 
         if not 0 <= index < len(test):
             raise DataError(f"--index {index} is outside the {len(test)} test images; "
                             f"pass 0..{len(test) - 1}")
-        raw, source = test.images[index], f"{data.name} test image #{index}"
+        raw, dataset = test.images[index], data.name
+        source = _TEST_IMAGE.format(dataset=dataset, index=index)
         label = test.classes[int(test.labels[index])]
         stats = (test.mean, test.std)
     raw = _match_channels(raw, channels)
@@ -152,4 +169,4 @@ def sample_input(lab_model: LabModel, image: str | Path | None, data: LabData | 
             m, s = sum(mean) / len(mean), sum(std) / len(std)
             mean, std = (m,) * channels, (s,) * channels
     x = normalize(pixels[None], mean, std)
-    return SampleInput(pixels, x, source, label)
+    return SampleInput(pixels, x, source, label, dataset, None if dataset is None else index)

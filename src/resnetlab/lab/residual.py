@@ -12,13 +12,26 @@ from pathlib import Path
 
 from resnetlab.analysis.render import plot_anatomy
 from resnetlab.analysis.residual import TOLERANCE, block_input, dissect_block, get_block
-from resnetlab.lab.common import LabResult, sci
+from resnetlab.i18n import DEFAULT, N_, _, gettext
+from resnetlab.lab.common import LabResult, model_state, sci
 from resnetlab.lab.inputs import load_lab_data, load_lab_model, sample_input
 from resnetlab.lab.plotting import save
 
 FIGURE = "residual.png"
-_SHORTCUT_TEXT = {"A": "zero-pad", "B": "1x1 conv+BN", "C": "1x1 conv+BN", "B-nobn": "1x1 conv",
-                  "B-avgdown": "avg-pool+1x1 conv+BN"}
+_SHORTCUT_TEXT = {"A": N_("zero-pad"), "B": N_("1x1 conv+BN"), "C": N_("1x1 conv+BN"),
+                  "B-nobn": N_("1x1 conv"), "B-avgdown": N_("avg-pool+1x1 conv+BN")}
+
+
+def _shortcut_text(target, lang: str | None = None) -> str:
+    """What the block's shortcut is (``identity``, ``1x1 conv+BN (option B)``...) in ``lang``."""
+    if not target.has_skip:
+        return gettext("none (plain)", lang=lang)
+    if target.downsample is None:
+        return gettext("identity", lang=lang)
+    kind = target._shortcut_kind
+    module = (gettext(_SHORTCUT_TEXT[kind], lang=lang) if kind in _SHORTCUT_TEXT
+              else type(target.downsample).__name__)
+    return gettext("{module} (option {option})", lang=lang).format(module=module, option=kind)
 
 
 def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
@@ -36,15 +49,10 @@ def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
 
     kind = type(target).__name__
     skip = target._shortcut_kind if target.has_skip else "none"
-    if not target.has_skip:
-        skip_text = "none (plain)"
-    elif target.downsample is None:
-        skip_text = "identity"
-    else:
-        skip_text = f"{_SHORTCUT_TEXT.get(skip, type(target.downsample).__name__)} (option {skip})"
-    state = "trained" if lab_model.trained else "random init"
-    title = (f"{lab_model.name} ({state}) block {block}: {kind}, shortcut {skip_text}; "
-             f"input {sample.source}")
+    skip_text = _shortcut_text(target)
+    title = _("{model} ({state}) block {block}: {kind}, shortcut {shortcut}; input {source}"
+              ).format(model=lab_model.name, state=model_state(lab_model.trained), block=block,
+                       kind=kind, shortcut=skip_text, source=sample.shown_as)
     figure = save(plot_anatomy(anatomy, channels, title), out_dir / FIGURE)
 
     f_norm = float(anatomy.residual.norm())
@@ -52,7 +60,7 @@ def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
     ok = anatomy.allclose
     results = {
         "model": lab_model.name, "trained": lab_model.trained, "block": block,
-        "block_type": kind, "shortcut": skip, "shortcut_module": skip_text,
+        "block_type": kind, "shortcut": skip, "shortcut_module": _shortcut_text(target, DEFAULT),
         "post": anatomy.post_name, "image": sample.source,
         "shapes": {"x": list(anatomy.x.shape[1:]), "residual": list(anatomy.residual.shape[1:]),
                    "shortcut": (list(anatomy.shortcut.shape[1:])
@@ -62,16 +70,20 @@ def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
         "residual_norm": f_norm, "shortcut_norm": s_norm,
         "residual_to_shortcut_norm": f_norm / s_norm if s_norm else None,
     }
-    check = "OK" if ok else "FAILED: forward is not post(F(x) + S(x))"
-    post = "ReLU" if anatomy.post_name == "ReLU" else "identity"
+    check = _("OK") if ok else _("FAILED: forward is not post(F(x) + S(x))")
+    post = "ReLU" if anatomy.post_name == "ReLU" else _("identity")
     recomputed = f"{post}(F(x)+S(x))" if s_norm is not None else f"{post}(F(x))"
     verdict = [
-        f"{lab_model.name} {block} ({kind}, shortcut {skip_text}): max |block(x) - "
-        f"{recomputed}| = {sci(anatomy.max_abs_diff)} (tolerance {TOLERANCE:g}) -> {check}",
+        _("{model} {block} ({kind}, shortcut {shortcut}): max |block(x) - {recomputed}| = "
+          "{difference} (tolerance {tolerance}) -> {check}").format(
+            model=lab_model.name, block=block, kind=kind, shortcut=skip_text,
+            recomputed=recomputed, difference=sci(anatomy.max_abs_diff),
+            tolerance=f"{TOLERANCE:g}", check=check),
     ]
     if s_norm:
-        verdict.append(f"||F(x)|| / ||S(x)|| = {f_norm / s_norm:.2f}: how much the block changes "
-                       "its input (trained ResNets learn small residuals, He et al. 2015 Fig. 7)")
+        verdict.append(_("||F(x)|| / ||S(x)|| = {ratio}: how much the block changes its input "
+                         "(trained ResNets learn small residuals, He et al. 2015 Fig. 7)"
+                         ).format(ratio=f"{f_norm / s_norm:.2f}"))
     if lab_data is not None and lab_data.note:
         verdict.append(lab_data.note)
     return LabResult("residual", results, [figure], verdict, ok=ok)

@@ -164,8 +164,9 @@ def _v1_routes(state: ServerState) -> APIRouter:
     @router.post("/models/{model_id}/residual", summary="x, F(x), S(x), F+S of one block",
                  openapi_extra=IMAGE_BODY)
     async def residual(model_id: str, request: Request,
-                       block: str | None = Query(None, max_length=100)) -> dict[str, Any]:
-        return await explained(model_id, request, explain.residual, block)
+                       block: str | None = Query(None, max_length=100),
+                       lang: str = Query("en", pattern="^(en|es)$")) -> dict[str, Any]:
+        return await explained(model_id, request, explain.residual, block, lang)
 
     @router.get("/models/{model_id}/curves", summary="Training curves from metrics.csv")
     async def curves(model_id: str) -> dict[str, Any]:

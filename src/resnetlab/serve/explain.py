@@ -20,6 +20,7 @@ from resnetlab.analysis.render import channel_grid, figure_png, overlay_png, plo
 from resnetlab.analysis.residual import block_input, block_names, dissect_block, get_block
 from resnetlab.data import normalize
 from resnetlab.deploy.images import fit_to_input
+from resnetlab.i18n import gettext
 from resnetlab.serve.errors import ApiError
 from resnetlab.serve.registry import ServedModel
 
@@ -64,8 +65,11 @@ def features(served: ServedModel, image: torch.Tensor) -> dict[str, Any]:
                        for m in maps]}
 
 
-def residual(served: ServedModel, image: torch.Tensor, block: str | None) -> dict[str, Any]:
-    """x, F(x), S(x), F+S and the output of one residual block, and the ``forward`` check."""
+def residual(served: ServedModel, image: torch.Tensor, block: str | None,
+             lang: str = "en") -> dict[str, Any]:
+    """x, F(x), S(x), F+S and the output of one residual block, and the ``forward`` check;
+    the figure's text is in ``lang`` (the page's language, passed per request: threads of one
+    server answer pages in different languages)."""
     names = block_names(served.model)
     block = block or (names[0] if names else "")
     if block not in names:
@@ -78,9 +82,11 @@ def residual(served: ServedModel, image: torch.Tensor, block: str | None) -> dic
         anatomy = dissect_block(target, block_input(served.model, target, x))
     f_norm = float(anatomy.residual.norm())
     s_norm = float(anatomy.shortcut.norm()) if anatomy.shortcut is not None else 0.0
-    state = "trained" if served.trained else "random init"
-    figure = plot_anatomy(anatomy, ANATOMY_CHANNELS,
-                          f"{served.name} ({state}) block {block}: {type(target).__name__}")
+    state = (gettext("trained", lang=lang) if served.trained
+             else gettext("random init", lang=lang))
+    title = gettext("{model} ({state}) block {block}: {kind}", lang=lang).format(
+        model=served.name, state=state, block=block, kind=type(target).__name__)
+    figure = plot_anatomy(anatomy, ANATOMY_CHANNELS, title, lang=lang)
     return {"block": block, "max_abs_diff": anatomy.max_abs_diff, "allclose": anatomy.allclose,
             "norm_ratio_f_s": f_norm / s_norm if s_norm else None,
             "image": data_url(figure_png(figure))}

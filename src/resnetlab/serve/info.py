@@ -2,7 +2,7 @@
 
 The per-layer table is :func:`resnetlab.analysis.summary.summary` at the model's own input
 size, each row with the formula of its parameter count
-(:func:`resnetlab.analysis.formulas.param_formula`) and the stage it belongs to; it is computed
+(the summary row's formula) and the stage it belongs to; it is computed
 once per model and kept.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from resnetlab.analysis.formulas import param_formula
 from resnetlab.analysis.residual import block_names
 from resnetlab.analysis.summary import summary
 from resnetlab.errors import ResnetlabError
@@ -27,7 +26,7 @@ def _stage(name: str, stages: list[str], seen_stage: bool) -> str:
 
 
 def summary_table(served: ServedModel) -> dict[str, Any]:
-    """``{"rows": [{name, type, stage, output_shape, params, macs, formula}], "total_params",
+    """``{"rows": [{name, type, stage, output_shape, params, macs, formula, block}], "total_params",
     "total_macs"}``; ``output_shape`` is one sample's (no batch dimension)."""
     if "summary" in served.cache:
         return served.cache["summary"]
@@ -39,10 +38,11 @@ def summary_table(served: ServedModel) -> dict[str, Any]:
     for row in table.rows:
         stage = _stage(row.name, stages, seen_stage)
         seen_stage = seen_stage or stage in stages
-        formula = param_formula(model.get_submodule(row.name))
+        formula = f"{row.formula} = {row.params:,}" if row.formula else ""
         rows.append({"name": row.name, "type": row.type, "stage": stage,
                      "output_shape": [int(d) for d in row.output_shape[1:]],
-                     "params": int(row.params), "macs": int(row.macs), "formula": formula})
+                     "params": int(row.params), "macs": int(row.macs), "formula": formula,
+                     "block": row.container})
     result = {"rows": rows, "total_params": int(table.total_params),
               "total_macs": int(table.total_macs)}
     served.cache["summary"] = result

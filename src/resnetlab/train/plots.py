@@ -1,20 +1,23 @@
-"""PNG figures of a run: loss/error curves and confusion matrices (matplotlib, Agg backend)."""
+"""PNG figures of a run: loss/error curves and confusion matrices.
+
+Drawn on bare :class:`~matplotlib.figure.Figure` objects, never through pyplot: pyplot would
+need a backend, and choosing one (``matplotlib.use("Agg")``) at import would switch off the
+inline figures of a Jupyter notebook that trains a model. ``savefig`` renders PNGs by itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import torch
+from matplotlib.figure import Figure
 
 
 def plot_curves(rows: Sequence[dict], path: Path, title: str = "") -> Path:
     """Loss and error (%) per epoch for train / val / test, side by side, saved to ``path``."""
-    fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax_loss, ax_err = fig.subplots(1, 2)
     epochs = [r["epoch"] for r in rows]
     for split, style in (("train", "-"), ("val", "-."), ("test", "--")):
         losses = [r.get(f"{split}_loss") for r in rows]
@@ -33,7 +36,6 @@ def plot_curves(rows: Sequence[dict], path: Path, title: str = "") -> Path:
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)
 
 
@@ -44,7 +46,8 @@ def plot_confusion(confusion: torch.Tensor, classes: Sequence[str], path: Path,
     counts = confusion.to(torch.float64)
     rates = counts / counts.sum(dim=1, keepdim=True).clamp_min(1)
     size = max(4.0, 0.45 * k + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig = Figure(figsize=(size, size))
+    ax = fig.subplots()
     ax.imshow(rates.numpy(), cmap="Blues", vmin=0, vmax=1)
     if k <= 30:
         ax.set_xticks(range(k), labels=list(classes), rotation=90)
@@ -57,5 +60,4 @@ def plot_confusion(confusion: torch.Tensor, classes: Sequence[str], path: Path,
     ax.set(xlabel="predicted", ylabel="true", title=title or "confusion matrix")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)

@@ -350,7 +350,8 @@
         className: key === "col_params" || key === "col_macs" ? "num" : "" })));
     const body = rows.map((row) => {
       const formula = row.formula ? FORMAT.formula(state.lang, row.formula) : fmtInt(row.params);
-      return make("tr", {}, [
+      // A block row closes its layers' rows (torchsummary's BasicBlock-11): set apart, no count.
+      return make("tr", { className: row.block ? "block-row" : "" }, [
         make("th", { scope: "row", "data-label": t("col_layer"), className: "mono" },
           [document.createTextNode(row.name || "—")]),
         make("td", { "data-label": t("col_type"), text: row.type }),
@@ -377,7 +378,8 @@
         make("summary", {}, [
           make("span", { className: "stage-name", text: stageTitle(group.stage) }),
           make("span", { className: "stage-info", text: t("stage_summary", {
-            layers: fmtInt(group.rows.length), params: fmtInt(params) }) }),
+            layers: fmtInt(group.rows.filter((r) => !r.block).length),
+            params: fmtInt(params) }) }),
         ]),
         make("div", { className: "table-wrap" }, [layerTable(group.rows)]),
       ]);
@@ -532,7 +534,9 @@
   async function loadResidual(run) {
     const block = $("block-select").value;
     if (!block || !state.image) return;
-    const answer = await postImage(modelPath(`/residual?block=${encodeURIComponent(block)}`));
+    // The figure's labels follow the page's language (the server draws them).
+    const answer = await postImage(
+      modelPath(`/residual?block=${encodeURIComponent(block)}&lang=${state.lang}`));
     if (run !== state.imageRun || block !== $("block-select").value) return;
     state.residual = answer;
     renderResidual();

@@ -45,7 +45,8 @@ window.RESNETLAB_I18N = {
     classes_more: "{shown}, … ({count} in all)",
 
     layers_heading: "Layers, stage by stage",
-    layers_caption: "Every row is one layer call, in the order the network runs them. The " +
+    layers_caption: "Every row is one layer call, in the order the network runs them; an " +
+      "italic row closes each residual block (its layers are the rows above it). The " +
       "parameter count is written as its formula: a convolution has out channels × in " +
       "channels × kernel height × kernel width weights; a BatchNorm layer learns a scale γ " +
       "and a shift β per channel, hence channels × 2.",
@@ -209,7 +210,8 @@ window.RESNETLAB_I18N = {
 
     layers_heading: "Capas, etapa por etapa",
     layers_caption: "Cada fila es una llamada a una capa, en el orden en que la red las " +
-      "ejecuta. El número de parámetros aparece con su fórmula: una convolución tiene canales " +
+      "ejecuta; una fila en cursiva cierra cada bloque residual (sus capas son las filas de " +
+      "arriba). El número de parámetros aparece con su fórmula: una convolución tiene canales " +
       "de salida × canales de entrada × alto × ancho del filtro (kernel) pesos; una capa de " +
       "normalización por lotes (BatchNorm) aprende una escala γ y un desplazamiento β por " +
       "canal, de ahí canales × 2.",
