@@ -170,7 +170,8 @@ def test_zero_or_negative_epochs_and_batch_size(tmp_path, capsys, flag, value):
 def test_predict_on_a_file_that_is_not_an_image(trained, tmp_path, capsys):
     fake = tmp_path / "photo.png"
     fake.write_text("this is text")
-    fails(capsys, ["predict", str(trained[0]), str(fake)], "photo.png", "cannot read image")
+    fails(capsys, ["predict", str(trained[0]), str(fake)], "photo.png", "could not be read",
+          "not an image")
 
 
 def test_predict_on_weights_with_unknown_model_name(trained, tmp_path, capsys):

@@ -102,7 +102,7 @@ def test_shared_options_cannot_change_their_meaning():
     with pytest.raises(TypeError, match="only"):
         options.add(parser, "--seed", type=float)
     action = options.add(parser, "--seed", "default: 3", default=3)
-    assert action.help == "random seed (default: 3)" and action.type is int
+    assert action.help == "random seed (default: 3)" and action.type is options.whole_number
 
 
 def documented_table() -> dict[str, set[str]]:

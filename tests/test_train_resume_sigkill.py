@@ -74,3 +74,67 @@ def test_sigkilled_run_resumes_to_bit_identical_weights(tmp_path, delay_seed):
     # Per-epoch metrics agree too (timing columns aside): no lost or repeated rows.
     rows = [(d / "metrics.csv").read_text().splitlines() for d in (reference, killed)]
     assert [r.split(",")[:9] for r in rows[0]] == [r.split(",")[:9] for r in rows[1]]
+
+
+# A driver that kills its own process with SIGKILL right before the ``os.replace`` that would
+# put the ``nth`` new ``target`` in place: the moment of the rename, deterministically, with
+# no test-only code in the library.
+DRIVER = '''
+import os, signal, sys
+from pathlib import Path
+
+target, nth = sys.argv[1], int(sys.argv[2])
+real_replace, seen = os.replace, [0]
+
+
+def replace(src, dst, *args, **kwargs):
+    if Path(dst).name == target:
+        seen[0] += 1
+        if seen[0] == nth:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real_replace(src, dst, *args, **kwargs)
+
+
+os.replace = replace
+from resnetlab.cli import main
+sys.exit(main(sys.argv[3:]))
+'''
+SHORT = ["train", "--data", "digits", "--image-size", "8", "--epochs", "1", "--batch-size",
+         "64", "--seed", "3", "--set", "ema=0.9", "--checkpoint-steps", "5", "--threads", "1",
+         "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def short_reference(tmp_path_factory) -> bytes:
+    """model.safetensors of the uninterrupted SHORT run."""
+    out = tmp_path_factory.mktemp("reference") / "run"
+    before = torch.get_num_threads()
+    assert main([*SHORT, "--out", str(out)]) == 0
+    torch.set_num_threads(before)
+    return (out / "model.safetensors").read_bytes()
+
+
+# last.pt is written at steps 0, 5, 10...: killed at its 3rd rename, the step-5 one remains;
+# killed at the export's rename, the end-of-epoch checkpoint (step 22 = 1438 // 64).
+@pytest.mark.parametrize("target, nth, kept_step", [("last.pt", 3, 5),
+                                                    ("model.safetensors", 1, 1438 // 64)])
+def test_sigkill_at_the_rename_of_a_checkpoint_or_the_export_resumes(tmp_path, short_reference,
+                                                                     target, nth, kept_step):
+    killed = tmp_path / "killed"
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, str(driver), target, str(nth), *SHORT, "--out",
+                           str(killed)], env=env, capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    # killed between the temp file's fsync and its rename: the temp is there, the target old
+    assert list(killed.rglob(f".tmp-{target}.*"))
+    assert not (killed / "model.safetensors").exists()
+    step = int(torch.load(killed / "checkpoints" / "last.pt", weights_only=True)["step"])
+    assert step == kept_step
+
+    assert main(["train", "--resume", str(killed), "--threads", "1", "--quiet"]) == 0
+    assert (killed / "model.safetensors").read_bytes() == short_reference
+    assert not list(killed.rglob(".tmp-*")), "stale temp files are removed by the resume"

@@ -133,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     try:
         result = args.func(args)
+        # flushed here, not at exit: a reader gone by then would still get its BrokenPipeError
+        sys.stdout.flush()
     except ResnetlabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -5,6 +5,8 @@ The CLI prints them on one line (``error: ...``) and exits non-zero, without a t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class ResnetlabError(Exception):
     """Base class of every error caused by user input; ``exit_code`` is what the CLI returns."""
@@ -33,3 +35,14 @@ class DataError(ResnetlabError):
 
 class CheckpointError(ResnetlabError):
     """A missing, corrupt or incompatible checkpoint / weights file."""
+
+
+class DiskError(ResnetlabError):
+    """A file could not be written: the disk is full, read-only or failing (exit 1).
+
+    ``path`` is the file, ``reason`` the cause in words, ``errno`` the OS error number; the
+    message also says what was kept (atomic writes never leave a torn file)."""
+
+    def __init__(self, message: str, path: Path, reason: str, errno_: int | None) -> None:
+        super().__init__(message)
+        self.path, self.reason, self.errno = path, reason, errno_

@@ -7,6 +7,7 @@ import os
 import shlex
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 from resnetlab.commands import options
 from resnetlab.errors import ConfigError
@@ -24,9 +25,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--levers", action="store_true",
                         help="instead, measure each optimization alone against the stock "
                         "baseline")
-    parser.add_argument("--repeats", type=int, metavar="N",
+    parser.add_argument("--repeats", type=options.whole_number, metavar="N",
                         help="timed repeats per case (default 3, quick 2)")
-    parser.add_argument("--min-seconds", type=float, metavar="SECONDS",
+    parser.add_argument("--min-seconds", type=options.finite_float, metavar="SECONDS",
                         help="each timing calls the case for at least this long (default 1)")
     parser.add_argument("--train-models", nargs="*", metavar="NAME",
                         help="training models (default resnet20 resnet56 resnet18_cifar)")
@@ -41,6 +42,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     options.add_runtime(parser, device=False,
                         threads="default: torch's, one per core; restored after")
     options.add_json(parser, "the report; progress lines go to stderr")
+    options.add(parser, "--overwrite", "of an earlier --json PATH report")
     options.add(parser, "--quiet", "no progress lines")
     parser.set_defaults(func=run)
 
@@ -95,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[bench] {line}", file=sys.stderr, flush=True)
 
+    if args.json and args.json != "-":  # refused before minutes of measuring, not after
+        options.refuse_existing([Path(args.json).expanduser()], args.overwrite)
     cfg = _config(args)
     _check_models(cfg)
     _warn_if_busy()

@@ -35,7 +35,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     options.add(export, "--split", "train or test; default: train", default="train")
     export.add_argument("--classes", nargs="+", metavar="C",
                         help="class indices or names to export (default: all)")
-    export.add_argument("--max-per-class", type=int, metavar="N",
+    export.add_argument("--max-per-class", type=options.whole_number, metavar="N",
                         help="export at most the first N images of each class")
     options.add_output(export, "a directory", required=True,
                        overwrite="files of the same name are replaced, none are deleted")

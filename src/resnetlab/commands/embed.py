@@ -20,42 +20,62 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", metavar="DIR", type=Path, help="folder of images")
     options.add(parser, "--batch-size", "default: 64", default=64)
     options.add_output(parser, "a .npy file, the image list goes beside it as .txt; default: "
-                       "embeddings.npy", default=Path("embeddings.npy"))
+                       "embeddings.npy", default=Path("embeddings.npy"),
+                       overwrite="replace an existing .npy and .txt")
+    options.add(parser, "--strict")
     parser.set_defaults(func=run)
+
+
+def _targets(out: Path, overwrite: bool) -> tuple[Path, Path]:
+    """The .npy and .txt to write; refused before any work if either exists (no --overwrite)."""
+    if out.suffix != ".npy":
+        raise ConfigError(f"--out {out} must end in .npy")
+    listing = out.with_suffix(".txt")
+    options.refuse_existing([out, listing], overwrite)
+    return out, listing
 
 
 def run(args: argparse.Namespace) -> int:
     """Embed every readable image; unreadable ones are skipped (and left out of the list)."""
+    import sys
+
     import numpy as np
     import torch
 
     from resnetlab.data.images import list_images
-    from resnetlab.deploy.images import load_images
+    from resnetlab.deploy.images import preprocess, read_images, skipped_summary
+    from resnetlab.files import atomic_write_files
     from resnetlab.models.hub.loader import load_model
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.out.suffix != ".npy":
-        raise ConfigError(f"--out {args.out} must end in .npy")
-    model, meta = load_model(args.weights, args.model)
+    out, listing = _targets(args.out.expanduser(), bool(args.overwrite))
     paths = list_images(args.directory)
-    chunks, kept = [], []
+    model, meta = load_model(args.weights, args.model)
+    chunks, kept, skipped = [], [], []
     with torch.inference_mode():
         for start in range(0, len(paths), args.batch_size):
-            x, ok = load_images(paths[start:start + args.batch_size], meta, require_any=False)
-            if x is None:
-                continue
-            chunks.append(model.forward_head(model.forward_features(x), pre_logits=True))
-            kept += ok
+            images, ok, bad = read_images(paths[start:start + args.batch_size],
+                                          int(meta["input_size"][0]), strict=args.strict)
+            skipped += bad
+            if images:
+                x = preprocess(images, meta)
+                chunks.append(model.forward_head(model.forward_features(x), pre_logits=True))
+                kept += ok
     if not chunks:
         raise DataError(f"none of the {len(paths)} images under {args.directory} could be read; "
                         "pass a folder of valid image files")
     embeddings = torch.cat(chunks).float().numpy()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(args.out, embeddings)
-    listing = args.out.with_suffix(".txt")
     root = args.directory.expanduser()
-    listing.write_text("".join(f"{p.relative_to(root)}\n" for p in kept))
+    # one atomic pair: a failure (disk full) leaves the earlier pair or none, never a torn .npy
+    # nor a new .npy beside an old listing
+    names = "".join(f"{p.relative_to(root)}\n" for p in kept).encode("utf-8")
+    atomic_write_files({out: lambda fh: np.save(fh, embeddings),
+                        listing: lambda fh: fh.write(names)})
     print(f"wrote {embeddings.shape[0]} embeddings of dimension {embeddings.shape[1]} to "
-          f"{args.out} (file list: {listing})")
+          f"{out} (file list: {listing})")
+    if skipped:
+        sys.stdout.flush()
+        print(f"warning: {skipped_summary(skipped)} (--strict stops at the first)",
+              file=sys.stderr)
     return 0

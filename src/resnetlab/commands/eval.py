@@ -25,6 +25,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confusion", metavar="OUT.png",
                         help="confusion-matrix PNG (default: confusion-<split>.png beside the "
                         "model)")
+    options.add(parser, "--strict", "--data folder; other datasets are files, never skipped")
     options.add_runtime(parser)
     parser.set_defaults(func=run)
 
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.split == "val" and not val_size:
         raise ConfigError("this model was trained without a validation split; use --split test")
     bundle = load(name, root, val_size=val_size, image_size=tuple(meta["input_size"][1:]),
-                  seed=int(meta.get("seed", 0)))
+                  seed=int(meta.get("seed", 0)), strict=args.strict)
     ds = getattr(bundle, args.split)
     result = evaluate(model, ds, meta=meta, batch_size=args.batch_size, device=args.device,
                       tta_flip=args.tta)

@@ -25,10 +25,11 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="output format (default: onnx)")
     parser.add_argument("--fold-bn", action="store_true",
                         help="fold BatchNorm into the preceding convolutions first")
-    parser.add_argument("--opset", type=int, default=17, metavar="N",
+    parser.add_argument("--opset", type=options.whole_number, default=17, metavar="N",
                         help="ONNX opset (>= 17; default 17)")
     options.add_output(parser, "a file; default: beside the source, model.onnx/model.pt; the "
-                       "int8 copy goes to <stem>.int8.onnx")
+                       "int8 copy goes to <stem>.int8.onnx",
+                       overwrite="replace an earlier export at --out")
     quant = parser.add_argument_group("int8 quantization (ONNX only)")
     quant.add_argument("--int8", action="store_true",
                        help="also write a static int8 (QDQ, per-channel) ONNX model")
@@ -37,7 +38,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     quant.add_argument("--calibration-data", metavar="NAME",
                        help="dataset to calibrate on instead (e.g. cifar10; needs --data-dir)")
     options.add(quant, "--data-dir", "of the --calibration-data dataset")
-    quant.add_argument("--num-calibration", type=int, default=500, metavar="N",
+    quant.add_argument("--num-calibration", type=options.whole_number, default=500, metavar="N",
                        help="calibration images to use (default 500)")
     quant.add_argument("--calibration-method", default="minmax",
                        choices=("minmax", "entropy", "percentile"),
@@ -66,11 +67,20 @@ def _check_inputs(args: argparse.Namespace, meta: dict):
                               count=args.num_calibration)
 
 
+def int8_output(fp32: Path) -> Path:
+    """``model.onnx`` -> ``model.int8.onnx``."""
+    return fp32.with_name(f"{fp32.name.removesuffix('.onnx')}.int8.onnx")
+
+
+def _outputs(out: Path, int8: bool) -> list[Path]:
+    return [out, int8_output(out)] if int8 else [out]
+
+
 def _quantize(args: argparse.Namespace, fp32: Path, images) -> None:
     from resnetlab.deploy.export import onnx_session, run_onnx
     from resnetlab.deploy.quantize import quantize_onnx
 
-    out = fp32.with_name(f"{fp32.name.removesuffix('.onnx')}.int8.onnx")
+    out = int8_output(fp32)
     quantize_onnx(fp32, out, images, method=args.calibration_method)
     reference = run_onnx(onnx_session(fp32), images).argmax(1)
     int8 = run_onnx(onnx_session(out), images).argmax(1)
@@ -93,14 +103,18 @@ def run(args: argparse.Namespace) -> int:
                           "--calibration-data NAME --data-dir DIR")
     if calibrating and not args.int8:
         raise ConfigError("calibration images are for --int8; add --int8 or drop them")
+    if args.out is not None or args.model is not None:  # known before the weights are read
+        options.refuse_existing(_outputs(args.out or default_output(
+            args.source, args.model, args.format), args.int8), args.overwrite)
     model, meta = load_model(args.source, args.model)
+    out = args.out or default_output(args.source, meta["model"], args.format)
+    options.refuse_existing(_outputs(out, args.int8), args.overwrite)
     images = _check_inputs(args, meta)
     check = images[:_CHECK_IMAGES] if images is not None else None
     notes = []
     if args.fold_bn:
         notes.append(f"{len(find_conv_bn_pairs(model))} conv-BN pairs folded")
         model = fold_batchnorm(model)
-    out = args.out or default_output(args.source, meta["model"], args.format)
     if args.format == "onnx":
         result = export_onnx(model, out, meta["input_size"], meta=meta, opset=args.opset,
                              check_inputs=check)

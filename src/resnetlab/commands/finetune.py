@@ -29,6 +29,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--val-size", type=float, metavar="SIZE",
                       help="validation share when there is no --val-dir: a fraction or a count "
                       "(default: 0.1)")
+    options.add(data, "--strict", "recorded in finetune.json, so a resume keeps it")
     options.add_model(parser, "default: the one in the model.json beside --weights",
                       "the pretrained weights; required unless --resume")
     recipe = options.add_recipe(parser, epochs_note="of the whole network; default: 10",
@@ -87,7 +88,7 @@ def _new(args: argparse.Namespace):
     spec = {"name": data, "root": str(Path(args.data_dir).resolve()) if args.data_dir else None,
             "val_dir": str(Path(args.val_dir).resolve()) if args.val_dir else None,
             "val_size": 0.1 if args.val_size is None else args.val_size,
-            "image_size": args.image_size}
+            "image_size": args.image_size, "strict": bool(args.strict)}
     if spec["val_size"] >= 1:
         spec["val_size"] = int(spec["val_size"])
     if spec["val_dir"] is None:

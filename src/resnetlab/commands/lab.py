@@ -22,7 +22,8 @@ _CHANNELS = "feature-map channels shown"
 
 def _common(parser: argparse.ArgumentParser) -> None:
     options.add(parser, "--quick", "tiny data and short schedules; what the tests run")
-    options.add_output(parser, "a directory; default: runs/lab/<experiment>")
+    options.add_output(parser, "a directory; default: runs/lab/<experiment>",
+                       overwrite="replace the results.json and figures of an earlier run")
     options.add(parser, "--seed", "default: 0", default=0)
     options.add(parser, "--lang", "of the verdict and the figures; the help stays English")
 
@@ -37,14 +38,14 @@ def _image(parser: argparse.ArgumentParser, model_default: str) -> None:
                       "trained weights to look into; default: random init")
     parser.add_argument("--image", metavar="PATH",
                         help="image file to use (default: the first test image of --data)")
-    parser.add_argument("--index", type=int, default=0, metavar="N",
+    parser.add_argument("--index", type=options.whole_number, default=0, metavar="N",
                         help="which test image of --data (default 0)")
 
 
 def _features(p: argparse.ArgumentParser) -> None:
     _image(p, "resnet18")
     options.add_data(p, "default: digits", data_dir_note="not needed for digits", default="digits")
-    p.add_argument("--channels", type=int, default=8, metavar="N",
+    p.add_argument("--channels", type=options.whole_number, default=8, metavar="N",
                    help=f"{_CHANNELS} (default: 8 per stage)")
     _threads(p, device=False)
 
@@ -54,16 +55,17 @@ def _residual(p: argparse.ArgumentParser) -> None:
     options.add_data(p, "default: digits", data_dir_note="not needed for digits", default="digits")
     p.add_argument("--block", default="layer2.0",
                    help="block to dissect, by module name (default layer2.0)")
-    p.add_argument("--channels", type=int, default=4, metavar="N",
+    p.add_argument("--channels", type=options.whole_number, default=4, metavar="N",
                    help=f"{_CHANNELS} (default: 4)")
     _threads(p, device=False)
 
 
 def _gradient_flow(p: argparse.ArgumentParser) -> None:
     options.add_data(p, "default: digits", data_dir_note="not needed for digits", default="digits")
-    p.add_argument("--depths", type=int, nargs="+", default=[20, 56, 110], metavar="D",
+    p.add_argument("--depths", type=options.whole_number, nargs="+", default=[20, 56, 110],
+                   metavar="D",
                    help="depths 6n+2 of the plain and residual nets (default 20 56 110)")
-    p.add_argument("--steps", type=int, metavar="N",
+    p.add_argument("--steps", type=options.whole_number, metavar="N",
                    help=f"{_STEPS} (before the second measurement; default 20; quick 1; 0: "
                    "init only)")
     options.add(p, "--batch-size", "default: 64; quick 8")
@@ -74,10 +76,10 @@ def _gradient_flow(p: argparse.ArgumentParser) -> None:
 def _degradation(p: argparse.ArgumentParser) -> None:
     options.add_data(p, "default: cifar10", data_dir_note="e.g. ~/data/cifar-10-batches-py",
                      default="cifar10")
-    p.add_argument("--budget-minutes", type=float, default=18.0, metavar="MINUTES",
+    p.add_argument("--budget-minutes", type=options.finite_float, default=18.0, metavar="MINUTES",
                    help="wall-clock budget for all four nets; sets the common number of "
                    "iterations (default 18)")
-    p.add_argument("--iterations", type=int, metavar="N",
+    p.add_argument("--iterations", type=options.whole_number, metavar="N",
                    help=f"{_STEPS} per net (default: what fits --budget-minutes)")
     options.add(p, "--batch-size", "default: 128; quick 32")
     _threads(p, device=True)
@@ -86,7 +88,7 @@ def _degradation(p: argparse.ArgumentParser) -> None:
 def _batchnorm(p: argparse.ArgumentParser) -> None:
     options.add_data(p, "default: fashion-mnist", default="fashion-mnist",
                      data_dir_note="e.g. ~/data/fashion-mnist/FashionMNIST/raw")
-    p.add_argument("--iterations", type=int, metavar="N",
+    p.add_argument("--iterations", type=options.whole_number, metavar="N",
                    help=f"{_STEPS} per net (default 1500; quick 40)")
     options.add(p, "--lr", "plain SGD; default: 1.0", default=1.0)
     options.add(p, "--batch-size", "default: 100", default=100)
@@ -97,10 +99,10 @@ def _gradcam(p: argparse.ArgumentParser) -> None:
     _image(p, "resnet20, trained here on digits")
     options.add_data(p, "default: the one the model was trained on",
                      data_dir_note="not needed for digits")
-    p.add_argument("--count", type=int, default=4, metavar="N",
+    p.add_argument("--count", type=options.whole_number, default=4, metavar="N",
                    help="test images shown (default 4)")
     p.add_argument("--layer", help="layer to explain (default: the last stage)")
-    p.add_argument("--steps", type=int, metavar="N",
+    p.add_argument("--steps", type=options.whole_number, metavar="N",
                    help=f"{_STEPS} (when no --weights are given; default 300; quick 30)")
     _threads(p, device=True)
 
@@ -138,7 +140,8 @@ EXPERIMENTS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None]
 }
 
 # Parsed attributes that are not keyword arguments of the experiment functions.
-_NOT_OPTIONS = {"command", "experiment", "func", "quick", "out", "seed", "threads", "lang"}
+_NOT_OPTIONS = {"command", "experiment", "func", "quick", "out", "seed", "threads", "lang",
+                "overwrite"}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -169,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
             else i18n.current_language())
     with i18n.language(lang):
         result, out = run_experiment(args.experiment, args.out, args.quick, args.seed,
-                                     args.threads, **options)
+                                     args.threads, overwrite=bool(args.overwrite), **options)
         for line in result.verdict:
             print(line)
         figures = ", ".join(p.name for p in result.figures)

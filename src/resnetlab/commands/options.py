@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,14 +28,49 @@ RAW_WEIGHTS_MODEL_NOTE = ("needed for raw weights: a .pth, URL or tag; a saved m
                           "knows its own")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1 (``--threads 0`` is then a usage error, exit 2)."""
+# The largest whole number an option takes: what a C ``int64`` (torch, numpy) holds. Python's
+# own ints never overflow, so without this bound 10**20 reached torch and crashed there.
+INT_MAX = 2**63 - 1
+# More threads than this is a typo, not a machine: torch would try to start them all.
+THREADS_MAX = 4096
+
+
+def _bounded_int(text: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    if value > high:
+        raise argparse.ArgumentTypeError(f"{value} is too large; at most {high}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+    return value
+
+
+def whole_number(text: str) -> int:
+    """argparse type: a whole number that fits in 64 bits (``--epochs 1e30`` is exit 2);
+    the command checks its own range (``--batch-size 0`` says why it is wrong)."""
+    return _bounded_int(text, -INT_MAX - 1, INT_MAX)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (``--threads 0`` is then a usage error, exit 2)."""
+    return _bounded_int(text, 1, INT_MAX)
+
+
+def thread_count(text: str) -> int:
+    """argparse type of ``--threads``: 1 to :data:`THREADS_MAX`."""
+    return _bounded_int(text, 1, THREADS_MAX)
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (``--lr nan``, ``--time-budget 1e999`` are exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
 
 
@@ -73,20 +109,23 @@ SPECS: dict[str, tuple[str, dict[str, Any]]] = {
     "--data-dir": ("directory of the dataset's files", {"metavar": "DIR", "type": Path}),
     "--download": ("fetch the official archive if the files are missing (MD5-checked)",
                    {"action": "store_true"}),
-    "--image-size": ("resize images to this size", {"metavar": "N", "type": int}),
+    "--image-size": ("resize images to this size", {"metavar": "N", "type": whole_number}),
     "--split": ("dataset split", {"choices": ("train", "val", "test")}),
-    "--batch-size": ("images per batch", {"metavar": "N", "type": int}),
+    "--strict": ("stop at the first unreadable image instead of skipping it with a warning",
+                 {"action": "store_true"}),
+    "--batch-size": ("images per batch", {"metavar": "N", "type": whole_number}),
     # model and weights
     "--model": ("registered model name, see 'resnetlab models'", {"metavar": "NAME"}),
     "--weights": (WEIGHTS_HELP, {"metavar": "SOURCE"}),
     # precision, device, threads
     "--precision": ("fp32, or bf16 autocast", {"choices": ("fp32", "bf16")}),
     "--device": ("cpu, cuda or cuda:N", {"metavar": "DEVICE"}),
-    "--threads": ("torch CPU threads", {"metavar": "N", "type": positive_int}),
+    "--threads": ("torch CPU threads", {"metavar": "N", "type": thread_count}),
     "--compile": ("compile the training forward with torch.compile", {"action": "store_true"}),
     # output
     "--out": ("where to write the result", {"metavar": "PATH", "type": Path}),
-    "--overwrite": ("write into an --out that is not empty", {"action": "store_true"}),
+    "--overwrite": ("replace the results of an earlier run at the output instead of refusing",
+                    {"action": "store_true"}),
     "--json": ("write the result as JSON to PATH; '-' or a bare --json: to stdout, instead of "
                "the text", {"metavar": "PATH", "nargs": "?", "const": "-", "type": json_target}),
     "--quiet": ("print only the final result", {"action": "store_true"}),
@@ -96,19 +135,19 @@ SPECS: dict[str, tuple[str, dict[str, Any]]] = {
                "$RESNETLAB_LANG, else en)", {"metavar": "LANG"}),
     # training
     "--recipe": ("training recipe: %(choices)s; see 'resnetlab recipes'", {"metavar": "NAME"}),
-    "--epochs": ("number of epochs", {"metavar": "N", "type": int}),
-    "--lr": ("peak learning rate", {"type": float}),
+    "--epochs": ("number of epochs", {"metavar": "N", "type": whole_number}),
+    "--lr": ("peak learning rate", {"type": finite_float}),
     "--set": ("override any recipe field, e.g. --set label_smoothing=0.1 ema=0.999",
               {"action": "append", "default": [], "nargs": "+", "metavar": "FIELD=VALUE"}),
-    "--seed": ("random seed", {"metavar": "N", "type": int}),
+    "--seed": ("random seed", {"metavar": "N", "type": whole_number}),
     "--resume": ("continue the run in DIR where it stopped", {"metavar": "DIR", "type": Path}),
     "--quick": ("tiny sizes that run in seconds: checks that it works", {"action": "store_true"}),
     # time budget and checkpoints
     "--time-budget": ("fit the schedule into this many seconds, re-planned from the measured "
-                      "speed as it trains", {"metavar": "SECONDS", "type": float}),
-    "--checkpoint-steps": ("also checkpoint every N steps", {"metavar": "N", "type": int}),
+                      "speed as it trains", {"metavar": "SECONDS", "type": finite_float}),
+    "--checkpoint-steps": ("also checkpoint every N steps", {"metavar": "N", "type": whole_number}),
     "--checkpoint-seconds": ("checkpoint at least this often", {"metavar": "SECONDS",
-                                                                "type": float}),
+                                                                "type": finite_float}),
 }
 
 
@@ -227,6 +266,15 @@ def add_output(parser: argparse.ArgumentParser, out_note: str | None, *,
     return group
 
 
+def refuse_existing(paths: list[Path], overwrite: bool | None) -> None:
+    """The one rule for earlier results: a file already at ``paths`` is replaced only with
+    ``--overwrite``; without it, a ConfigError (exit 2) before any work is done."""
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not overwrite:
+        raise ConfigError(f"{' and '.join(existing)} already exist{'s' * (len(existing) == 1)}; "
+                          "pass --overwrite to replace, or another --out")
+
+
 def add_budget(parser: argparse.ArgumentParser, budget_note: str) -> argparse._ArgumentGroup:
     """``--time-budget`` and the checkpoint options of the training commands."""
     group = parser.add_argument_group("time budget and checkpoints")
@@ -248,10 +296,11 @@ def write_json(data: Any, target: str) -> Path | None:
     if target == "-":
         sys.stdout.write(text)
         return None
+    from resnetlab.files import atomic_write_text
+
     path = Path(target).expanduser()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+    try:  # atomic: a full disk leaves the earlier file whole, never a torn one
+        atomic_write_text(path, text)
     except OSError as exc:
         raise ConfigError(f"cannot write {path} ({exc.strerror}); pass a writable path to "
                           "--json") from exc

@@ -30,7 +30,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     net = parser.add_argument_group("network and security")
     net.add_argument("--host", default="127.0.0.1",
                      help="address to listen on (default: 127.0.0.1, this machine only)")
-    net.add_argument("--port", type=int, default=8000, metavar="N",
+    net.add_argument("--port", type=options.whole_number, default=8000, metavar="N",
                      help="port to listen on, 0 for any free one (default: 8000)")
     net.add_argument("--token", metavar="T",
                      help="require 'Authorization: Bearer T' on every /v1 route (default: "
@@ -42,11 +42,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     limits.add_argument("--max-batch", type=options.positive_int, default=16, metavar="N",
                         help="most predict requests run as one batch; 1 turns batching off "
                         "(default: 16)")
-    limits.add_argument("--batch-wait-ms", type=float, default=5.0, metavar="M",
+    limits.add_argument("--batch-wait-ms", type=options.finite_float, default=5.0, metavar="M",
                         help="how long a batch waits for more requests (default: 5)")
     limits.add_argument("--max-queue", type=options.positive_int, default=256, metavar="N",
                         help="predict requests that may wait; beyond, 503 (default: 256)")
-    limits.add_argument("--max-upload-mb", type=float, default=10.0, metavar="S",
+    limits.add_argument("--max-upload-mb", type=options.finite_float, default=10.0, metavar="S",
                         help="largest request body in MB; larger: 413 (default: 10)")
     options.add_runtime(parser, threads="default: one per core")
     parser.add_argument("--engine", choices=("eager", "onnx"), default="eager",

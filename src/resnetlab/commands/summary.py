@@ -17,13 +17,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         "shape, parameter count and multiply-accumulates: torchsummary's rows and numbering "
         "(each block closed by its own row, as in the course notes), torchinfo's totals.")
     parser.add_argument("name", metavar="NAME", help=options.SPECS["--model"][0])
-    parser.add_argument("--input-size", nargs="+", type=int, metavar="N",
+    parser.add_argument("--input-size", nargs="+", type=options.whole_number, metavar="N",
                         help="one sample's shape without batch, e.g. 3 32 32 (default: the "
                         "model card's)")
-    parser.add_argument("--num-classes", type=int, metavar="N", help="classifier outputs")
-    parser.add_argument("--depth", type=int, metavar="N",
+    parser.add_argument("--num-classes", type=options.whole_number, metavar="N",
+                        help="classifier outputs")
+    parser.add_argument("--depth", type=options.whole_number, metavar="N",
                         help="network depth override passed to the model (e.g. 110)")
-    parser.add_argument("--max-depth", type=int, metavar="D",
+    parser.add_argument("--max-depth", type=options.whole_number, metavar="D",
                         help="show rows down to this nesting level only (1 = top-level blocks; "
                         "default: all)")
     parser.add_argument("--formula", action="store_true",

@@ -12,7 +12,7 @@ from resnetlab.errors import ConfigError
 # (--data-dir, --epochs and --more-epochs are the exceptions: data moved, a longer run).
 _RUN_OPTIONS = ("model", "data", "recipe", "time_budget", "batch_size",
                 "lr", "weights", "precision", "channels_last", "compile", "seed", "out",
-                "overwrite", "image_size", "checkpoint_steps", "checkpoint_seconds",
+                "overwrite", "image_size", "strict", "checkpoint_steps", "checkpoint_seconds",
                 "deterministic", "sync_bn", "resume_if_exists")
 
 
@@ -22,10 +22,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "Train a model with a recipe. With no arguments: the Quickstart (resnet20 on the "
         "embedded digits, about a minute on a laptop CPU). Every recipe field can be changed "
         "with --set FIELD=VALUE (see 'resnetlab recipes RECIPE').")
-    options.add_data(
+    data = options.add_data(
         parser, "default: digits, embedded", image_size="default: the recipe's, else the "
         "dataset's", data_dir_note="all datasets but digits; with --resume, where the run's "
         "data is now if it moved")
+    options.add(data, "--strict", "--data folder; recorded in config.json, so a resume keeps it",
+                default=None)
     options.add_model(
         parser, "default: one that suits the data", "start from them; a classifier of another "
         "size starts fresh. To adapt a pretrained net to new classes, 'resnetlab finetune' "
@@ -127,7 +129,7 @@ def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
         raise ConfigError(f"--checkpoint-steps must be >= 0, got {args.checkpoint_steps}")
     image_size = args.image_size or recipe.image_size or defaults.image_size
     data_spec = {"name": data, "root": str(Path(args.data_dir).resolve()) if args.data_dir
-                 else None, "image_size": image_size}
+                 else None, "image_size": image_size, "strict": bool(args.strict)}
     bundle = load_bundle(data_spec, recipe, seed)  # bundle.source is what the run records
     seed_everything(seed)  # the model's initial weights depend on the seed only
     model = create_model(args.model or defaults.model, num_classes=bundle.num_classes,

@@ -12,6 +12,7 @@ same reason. Only a fresh download is verified against the published archive MD5
 from __future__ import annotations
 
 import codecs
+import io
 import pickle
 import re
 from dataclasses import dataclass
@@ -28,13 +29,23 @@ _IMAGE_SHAPE = (3, 32, 32)
 _PIXELS = 3 * 32 * 32
 # The callable NumPy pickles arrays with: numpy.core (NumPy 1) or numpy._core (NumPy 2).
 _RECONSTRUCT = np.ndarray((0,)).__reduce__()[0]
+
+
+def _latin1(text: str, encoding: str = "latin1") -> bytes:
+    """``codecs.encode`` as Python 3 pickles bytes (always latin-1): any other codec named by
+    a tampered file (zlib, rot13, an unknown one) is refused instead of run."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"unexpected bytes encoding {str(encoding)[:20]!r}")
+    return codecs.encode(text, encoding)
+
+
 _ALLOWED_GLOBALS = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
     # Protocol-2 pickles written by Python 3 store bytes objects through codecs.encode.
-    ("_codecs", "encode"): codecs.encode,
+    ("_codecs", "encode"): _latin1,
 }
 
 
@@ -98,11 +109,15 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
 
 def _read_pickle(path: Path) -> dict:
     try:
-        with open(path, "rb") as f:
-            obj = _ArrayOnlyUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        # From memory, not the open file: a length field claiming 2**63 bytes then fails as
+        # "truncated" instead of making the unpickler allocate that much up front.
+        data = path.read_bytes()
+        obj = _ArrayOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            LookupError, MemoryError, OSError) as exc:
+        why = str(exc).splitlines()[0][:100] if str(exc).strip() else "no detail"
         raise DataError(
-            f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}); delete it and "
+            f"{path} is truncated or corrupt ({type(exc).__name__}: {why}); delete it and "
             "download the dataset again (--download)"
         ) from exc
     if not isinstance(obj, dict):
@@ -154,7 +169,11 @@ def _read_batch(path: Path, spec: CifarSpec) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(
             f"{path} lacks b'data' or {spec.labels_key!r}; it is not a {spec.title} batch file"
         )
-    labels = np.asarray(labels, dtype=np.int64)
+    try:
+        labels = np.asarray(labels, dtype=np.int64)
+    except (ValueError, TypeError, OverflowError):  # text, nested lists, huge numbers
+        raise DataError(f"{path} has labels that are not whole numbers; it is not a "
+                        f"{spec.title} batch file") from None
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != _PIXELS:
         raise DataError(
             f"{path} holds {data.dtype} data of shape {data.shape}, expected uint8 (N, {_PIXELS}); "
@@ -179,7 +198,8 @@ def _class_names(directory: Path, spec: CifarSpec) -> list[str]:
             f"{meta_path} does not list {spec.num_classes} class names under {spec.names_key!r}; "
             "re-download the dataset"
         )
-    return [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names]
+    # a damaged name is shown garbled rather than refusing the whole dataset
+    return [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in names]
 
 
 def _to_tensors(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import IO
 
@@ -58,9 +59,18 @@ def _to_uint8(image: Image.Image, channels: int) -> np.ndarray:
 
 def _decode(stream: IO[bytes], channels: int, label: str, fix: str,
             max_pixels: int | None) -> torch.Tensor:
-    """Open, check the size announced by the header (before any pixel is decoded), convert."""
+    """Open, check the size announced by the header (before any pixel is decoded), convert.
+
+    ``max_pixels=None`` means PIL's own ``Image.MAX_IMAGE_PIXELS`` (read at each call, so a
+    user who raises or clears it is obeyed). PIL alone only *warns* between 1x and 2x that
+    limit and then decodes, which can take gigabytes; here anything above it is refused."""
+    if max_pixels is None:
+        max_pixels = Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(stream) as image:
+        with warnings.catch_warnings():  # the size is judged below, in one error, not a warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(stream)
+        with image:
             width, height = image.size
             if max_pixels is not None and width * height > max_pixels:
                 raise ImageTooLargeError(
@@ -70,9 +80,10 @@ def _decode(stream: IO[bytes], channels: int, label: str, fix: str,
     except UnidentifiedImageError:
         raise ImageFormatError(f"cannot read {label} (not an image PIL can read); {fix}") from None
     except Image.DecompressionBombError:
-        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        limit = Image.MAX_IMAGE_PIXELS or 0
         raise ImageTooLargeError(f"{label} announces more than {limit:,} pixels (a decompression "
-                                 "bomb?); use a smaller image") from None
+                                 "bomb?); use a smaller image, or raise PIL.Image.MAX_IMAGE_PIXELS"
+                                 ) from None
     except _UNREADABLE as exc:
         kind = ImageFormatError if "conversion" in str(exc) else DataError  # unsupported mode
         raise kind(f"cannot read {label} ({_why(exc)}); {fix}") from None
@@ -84,7 +95,9 @@ def read_image(path: str | Path, channels: int = 3) -> torch.Tensor:
     """``C x H x W`` uint8 tensor of an image file, as RGB (``channels=3``) or grey (``1``).
 
     EXIF orientation is applied; palette, alpha and CMYK images are converted by PIL
-    (``convert("RGB"/"L")``), 16-bit ones scaled to 8 bits.
+    (``convert("RGB"/"L")``), 16-bit ones scaled to 8 bits. An image whose header announces
+    more than ``PIL.Image.MAX_IMAGE_PIXELS`` pixels raises :class:`ImageTooLargeError` before
+    anything is decoded.
     """
     path = Path(path)
     if not path.is_file():
@@ -98,8 +111,9 @@ def decode_image(data: bytes, channels: int = 3, *, max_pixels: int | None = Non
                  label: str = "the image") -> torch.Tensor:
     """:func:`read_image` for bytes in memory (an upload): the same conversion, the same tensor.
 
-    ``max_pixels`` refuses larger images from their header, before decoding
-    (:class:`ImageTooLargeError`); ``label`` names the image in error messages.
+    ``max_pixels`` (default: ``PIL.Image.MAX_IMAGE_PIXELS``) refuses larger images from their
+    header, before decoding (:class:`ImageTooLargeError`); ``label`` names the image in error
+    messages.
     """
     if not data:
         raise DataError(f"{label} is empty; send {_FORMATS}")
@@ -107,10 +121,18 @@ def decode_image(data: bytes, channels: int = 3, *, max_pixels: int | None = Non
 
 
 def image_files(directory: str | Path) -> list[Path]:
-    """Image files under ``directory`` (recursive, links followed, hidden entries skipped),
-    in sorted order (folders sorted too, so the order does not depend on the file system)."""
-    found = []
+    """Image files under ``directory`` (recursive, links followed but each real folder once,
+    hidden entries skipped), in sorted order (folders sorted too, so the order does not depend
+    on the file system)."""
+    found, seen = [], set()
     for dirpath, dirnames, filenames in os.walk(directory, followlinks=True):
+        # A link back to a parent (a loop) would repeat every image below it, level after
+        # level until the path gets too long: each real folder is walked once.
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found += [Path(dirpath, f) for f in sorted(filenames)
                   if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)]

@@ -18,8 +18,14 @@ from resnetlab.deploy.export import (
     run_onnx,
 )
 from resnetlab.deploy.fold_bn import find_conv_bn_pairs, fold_batchnorm
-from resnetlab.deploy.images import load_images, preprocess
-from resnetlab.deploy.predict import Guess, Prediction, predict_files, predict_tensors
+from resnetlab.deploy.images import expand_images, load_images, preprocess, read_images
+from resnetlab.deploy.predict import (
+    Guess,
+    Prediction,
+    predict_files,
+    predict_paths,
+    predict_tensors,
+)
 from resnetlab.deploy.quantize import quantize_onnx
 
 __all__ = [
@@ -28,15 +34,18 @@ __all__ = [
     "Prediction",
     "calibration_images",
     "export_onnx",
+    "expand_images",
     "export_torchscript",
     "find_conv_bn_pairs",
     "fold_batchnorm",
     "load_images",
     "onnx_session",
     "predict_files",
+    "predict_paths",
     "predict_tensors",
     "preprocess",
     "quantize_onnx",
+    "read_images",
     "read_onnx_meta",
     "run_onnx",
 ]

@@ -10,9 +10,11 @@ metadata (key ``resnetlab``), so the file alone is enough to feed and label imag
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import torch
 from torch import nn
 
 from resnetlab.errors import ConfigError, ResnetlabError
+from resnetlab.files import TMP_PREFIX
 
 DEFAULT_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
@@ -82,6 +85,26 @@ class OnnxModule(nn.Module):
         return torch.from_numpy(run_onnx(self.session, x.float().contiguous()))
 
 
+@contextlib.contextmanager
+def _staged(path: Path) -> Iterator[Path]:
+    """A temp file beside ``path`` to write and check; renamed to ``path`` only when the block
+    succeeds. On failure the temp file (and any folder made for it) is removed, so a failed
+    export leaves nothing behind and never replaces an earlier good file with a torn one."""
+    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # the real suffix last: onnxruntime and torch.jit do not care, people listing the folder do
+    tmp = path.with_name(f"{TMP_PREFIX}{path.stem}.{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        for folder in made:  # innermost first; rmdir refuses a folder someone filled meanwhile
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
 def _example(input_size, check_inputs: torch.Tensor | None) -> torch.Tensor:
     if check_inputs is not None and len(check_inputs):
         return check_inputs[:2].float()
@@ -126,7 +149,17 @@ def export_onnx(model: nn.Module, path: str | Path, input_size, *,
     require("onnx")
     model = model.eval().cpu()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with _staged(path) as tmp:
+        diff, checked = _write_onnx(model, tmp, input_size, meta, opset, check_inputs, atol)
+        if not diff <= atol:
+            raise ResnetlabError(f"the ONNX export {path} differs from PyTorch by {diff:.2e} "
+                                 f"(> {atol:g}); please report this model and opset {opset}")
+    return ExportResult(path, "onnx", diff, checked)
+
+
+def _write_onnx(model: nn.Module, path: Path, input_size, meta: Mapping[str, Any] | None,
+                opset: int, check_inputs: torch.Tensor | None, atol: float) -> tuple[float, int]:
+    """Export to ``path`` and run it: the largest difference from PyTorch and the inputs used."""
     example = _example(input_size, check_inputs)
     with warnings.catch_warnings():
         # The TorchScript exporter announces its deprecation, and warns that it cannot
@@ -142,10 +175,7 @@ def export_onnx(model: nn.Module, path: str | Path, input_size, *,
         _attach_meta(path, meta)
     check = check_inputs.float() if check_inputs is not None else example
     diff = float(np.abs(run_onnx(onnx_session(path), check) - _reference(model, check)).max())
-    if not diff <= atol:
-        raise ResnetlabError(f"the ONNX export {path} differs from PyTorch by {diff:.2e} "
-                             f"(> {atol:g}); please report this model and opset {opset}")
-    return ExportResult(path, "onnx", diff, int(check.shape[0]))
+    return diff, int(check.shape[0])
 
 
 def export_torchscript(model: nn.Module, path: str | Path, input_size, *,
@@ -155,19 +185,18 @@ def export_torchscript(model: nn.Module, path: str | Path, input_size, *,
     save it, re-load it and compare it with the eager model on ``check_inputs``."""
     model = model.eval().cpu()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     example = _example(input_size, check_inputs)
-    with warnings.catch_warnings(), torch.no_grad():
+    with _staged(path) as tmp, warnings.catch_warnings(), torch.no_grad():
         # torch.jit is deprecated in favour of torch.export, yet still the format C++ and
         # mobile runtimes load; the warnings would only repeat that.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         traced = torch.jit.trace(model, example)
-        torch.jit.save(traced, str(path))
-        loaded = torch.jit.load(str(path))
+        torch.jit.save(traced, str(tmp))
+        loaded = torch.jit.load(str(tmp))
         check = check_inputs.float() if check_inputs is not None else example
         diff = float((loaded(check) - model(check)).abs().max())
-    if not diff <= atol:
-        raise ResnetlabError(f"the TorchScript export {path} differs from eager PyTorch by "
-                             f"{diff:.2e} (> {atol:g}); please report this model")
+        if not diff <= atol:
+            raise ResnetlabError(f"the TorchScript export {path} differs from eager PyTorch by "
+                                 f"{diff:.2e} (> {atol:g}); please report this model")
     return ExportResult(path, "torchscript", diff, int(check.shape[0]))

@@ -18,7 +18,7 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from resnetlab.data import fit, fit_batch, normalize
-from resnetlab.data.images import read_image
+from resnetlab.data.images import list_images, read_image
 from resnetlab.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -51,23 +51,68 @@ def preprocess(images: torch.Tensor | Sequence[torch.Tensor],
     return normalize(fit_to_input(images, meta), meta["mean"], meta["std"])
 
 
-def load_images(paths: Sequence[Path], meta: Mapping[str, Any], *, require_any: bool = True
-                ) -> tuple[torch.Tensor | None, list[Path]]:
-    """The model input for every readable file in ``paths`` and the files it holds.
+# How many bad files a summary names before it says "and N more".
+NAMES_SHOWN = 5
 
-    Unreadable files are skipped with one warning, so the returned list says which row is which.
-    When none is readable: :class:`DataError`, or ``(None, [])`` if not ``require_any``.
+
+def expand_images(paths: Sequence[str | Path]) -> list[Path]:
+    """The image files named by ``paths``: a file as given, a folder as every image under it
+    (sorted, :func:`~resnetlab.data.images.list_images`; one without images is a DataError)."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        found += list_images(path) if path.expanduser().is_dir() else [path.expanduser()]
+    return found
+
+
+def read_images(paths: Sequence[str | Path], channels: int, *, strict: bool = False
+                ) -> tuple[list[torch.Tensor], list[Path], list[tuple[Path, str]]]:
+    """Decode every file in ``paths``: ``(images, kept, skipped)``, the one bad-file policy.
+
+    A file that cannot be decoded (corrupt, not an image, too large) is skipped and listed in
+    ``skipped`` with the reason; ``strict`` stops at the first instead (its :class:`DataError`).
+    A file that does not exist is always an error: a path someone typed is a mistake to fix,
+    not a file to pass over. Whether no readable file at all is an error is the caller's call.
     """
-    channels = int(meta["input_size"][0])
     images, kept, skipped = [], [], []
-    for path in paths:
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise DataError(f"image {path} does not exist; check the path")
         try:
             images.append(read_image(path, channels))
-            kept.append(Path(path))
-        except DataError:
-            skipped.append(Path(path).name)
+        except DataError as exc:
+            if strict:
+                raise
+            skipped.append((path, _reason(str(exc))))
+            continue
+        kept.append(path)
+    return images, kept, skipped
+
+
+def _reason(message: str) -> str:
+    """The why of a reader's one-line message: ``cannot read X (truncated); fix`` → truncated."""
+    start, end = message.find("("), message.rfind(")")
+    return message[start + 1:end] if 0 <= start < end else message.split(";")[0]
+
+
+def skipped_summary(skipped: Sequence[tuple[Path, str]]) -> str:
+    """One line for the end of a command: how many were skipped, and the first few with why."""
+    shown = "; ".join(f"{path} ({why})" for path, why in skipped[:NAMES_SHOWN])
+    more = f"; and {len(skipped) - NAMES_SHOWN} more" if len(skipped) > NAMES_SHOWN else ""
+    noun = "image" if len(skipped) == 1 else "images"
+    return f"skipped {len(skipped)} unreadable {noun}: {shown}{more}"
+
+
+def load_images(paths: Sequence[Path], meta: Mapping[str, Any], *, require_any: bool = True,
+                strict: bool = False) -> tuple[torch.Tensor | None, list[Path]]:
+    """The model input for every readable file in ``paths`` and the files it holds.
+
+    Unreadable files are skipped with one warning (:func:`read_images`; ``strict`` stops at the
+    first), so the returned list says which row is which. When none is readable:
+    :class:`DataError`, or ``(None, [])`` if not ``require_any``.
+    """
+    images, kept, skipped = read_images(paths, int(meta["input_size"][0]), strict=strict)
     if skipped:
-        log.warning("skipped %d unreadable image(s): %s", len(skipped), ", ".join(skipped[:5]))
+        log.warning(skipped_summary(skipped))
     if not images and not require_any:
         return None, []
     if not images:

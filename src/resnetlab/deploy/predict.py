@@ -2,12 +2,13 @@
 :func:`resnetlab.data.images.read_image`, the model's own preprocessing, softmax.
 
 :func:`predict_tensors` is the one prediction path: ``resnetlab predict`` (through
-:func:`predict_files`) and ``resnetlab serve`` both call it, so a file and the same file uploaded
+:func:`predict_paths`) and ``resnetlab serve`` both call it, so a file and the same file uploaded
 to the server get the same top-k.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +17,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from resnetlab.data.images import read_image
-from resnetlab.deploy.images import preprocess
+from resnetlab.deploy.images import expand_images, preprocess, read_images, skipped_summary
+from resnetlab.errors import DataError
 from resnetlab.hardware import Placement, placement
 from resnetlab.models.hub.loader import load_model
 from resnetlab.train.evaluate import predict_logits
+
+log = logging.getLogger(__name__)
 
 BATCH = 256
 
@@ -71,19 +74,42 @@ def predict_tensors(model: nn.Module, meta: Mapping[str, Any],
             for vs, ids in zip(values.tolist(), indices.tolist(), strict=True)]
 
 
-def predict_files(source: str | Path, images: Sequence[str | Path], top_k: int = 5, *,
-                  model_name: str | None = None, device: str | None = None
-                  ) -> list[Prediction]:
-    """Top-``top_k`` predictions for each image file under the model at ``source``.
+def predict_paths(source: str | Path, images: Sequence[str | Path], top_k: int = 5, *,
+                  model_name: str | None = None, device: str | None = None,
+                  strict: bool = False) -> tuple[list[Prediction], list[tuple[Path, str]]]:
+    """Top-``top_k`` predictions for each image file under the model at ``source``, and the
+    files skipped as unreadable with why (``strict``: the first one raises instead).
 
     ``source`` is anything :func:`load_model` takes (run dir, saved model, ``.pth``, URL, tag
-    with ``model_name``); the images are read with :func:`read_image` and classified by
-    :func:`predict_tensors`.
+    with ``model_name``); ``images`` are files or folders (every image under them,
+    :func:`~resnetlab.deploy.images.expand_images`), read by
+    :func:`~resnetlab.deploy.images.read_images` and classified by :func:`predict_tensors`.
+    A missing path, or no readable image at all, is a :class:`DataError`; both are checked
+    before the model is loaded.
     """
+    paths = expand_images(images)
+    for path in paths:  # a typo should not wait for the weights to download
+        if not path.is_file():
+            raise DataError(f"image {path} does not exist; check the path")
     where = placement(device, "fp32", channels_last=False)
     model, meta = load_model(source, model_name, device=where.device)
-    channels = int(meta["input_size"][0])
-    guesses = predict_tensors(model, meta, [read_image(p, channels) for p in images], top_k,
-                              where=where)
-    return [Prediction(str(p), [(g.label, g.probability) for g in top])
-            for p, top in zip(images, guesses, strict=True)]
+    tensors, kept, skipped = read_images(paths, int(meta["input_size"][0]), strict=strict)
+    if not tensors:
+        which = ("the image could not be read" if len(paths) == 1
+                 else f"none of the {len(paths)} images could be read")
+        raise DataError(f"{which} ({skipped[0][0]}: {skipped[0][1]}); pass valid image files")
+    guesses = predict_tensors(model, meta, tensors, top_k, where=where)
+    return ([Prediction(str(p), [(g.label, g.probability) for g in top])
+             for p, top in zip(kept, guesses, strict=True)], skipped)
+
+
+def predict_files(source: str | Path, images: Sequence[str | Path], top_k: int = 5, *,
+                  model_name: str | None = None, device: str | None = None,
+                  strict: bool = False) -> list[Prediction]:
+    """:func:`predict_paths` without the skipped list: unreadable files are skipped with one
+    logged warning (or, with ``strict``, the first one raises)."""
+    predictions, skipped = predict_paths(source, images, top_k, model_name=model_name,
+                                         device=device, strict=strict)
+    if skipped:
+        log.warning(skipped_summary(skipped))
+    return predictions

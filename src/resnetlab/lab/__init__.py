@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -67,7 +68,7 @@ def _threads(count: int | None) -> Iterator[None]:
 
 def run_experiment(name: str, out_dir: str | Path | None = None, quick: bool = False,
                    seed: int = 0, threads: int | None = None, lang: str | None = None,
-                   **options: Any) -> tuple[LabResult, Path]:
+                   overwrite: bool = True, **options: Any) -> tuple[LabResult, Path]:
     """Run experiment ``name``, write ``results.json``; returns the result and its directory.
 
     ``options`` are the experiment's keyword arguments (see each module's ``run``); ``seed``
@@ -78,6 +79,9 @@ def run_experiment(name: str, out_dir: str | Path | None = None, quick: bool = F
     pass on 8×8 images 20x slower with two threads than with one).
     ``lang`` (``"en"``, ``"es"``) is the language of the verdict and the figures; default: the
     current one of :mod:`resnetlab.i18n` (``RESNETLAB_LANG``, else English).
+    ``overwrite=False`` (what ``resnetlab lab`` does without ``--overwrite``) refuses a
+    directory that holds an earlier ``results.json``; the default replaces it, so a notebook
+    can be run again. A run that fails removes the directory if it made it.
     """
     if name not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
@@ -89,16 +93,22 @@ def run_experiment(name: str, out_dir: str | Path | None = None, quick: bool = F
         options["seed"] = seed
     if "threads" in accepted:  # the experiment may choose a count itself when none is given
         options["threads"] = threads
-    out = prepare_out_dir(out_dir if out_dir is not None else default_out_dir(name))
-    torch.manual_seed(seed)
-    started = time.perf_counter()
-    if threads is None and (quick or name in SMALL_TENSORS):
-        threads = 1
-    with i18n.language(language), _threads(threads):
-        result = func(out, quick, **options)
-    settings = {**options, "seed": seed, "threads": threads, "lang": language}
-    write_results(out, result, quick=quick, seconds=time.perf_counter() - started,
-                  settings=settings)
+    out, made = prepare_out_dir(out_dir if out_dir is not None else default_out_dir(name),
+                                overwrite)
+    try:
+        torch.manual_seed(seed)
+        started = time.perf_counter()
+        if threads is None and (quick or name in SMALL_TENSORS):
+            threads = 1
+        with i18n.language(language), _threads(threads):
+            result = func(out, quick, **options)
+        settings = {**options, "seed": seed, "threads": threads, "lang": language}
+        write_results(out, result, quick=quick, seconds=time.perf_counter() - started,
+                      settings=settings)
+    except BaseException:
+        if made is not None:  # a failed start (missing data, bad option) leaves nothing behind
+            shutil.rmtree(made, ignore_errors=True)
+        raise
     return result, out
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from resnetlab.errors import ConfigError
+from resnetlab.files import atomic_write_text
 from resnetlab.i18n import _
 
 RESULTS = "results.json"
@@ -37,13 +38,24 @@ def default_out_dir(experiment: str) -> Path:
     return Path("runs") / "lab" / experiment
 
 
-def prepare_out_dir(path: str | Path) -> Path:
-    """Create the output directory; lab outputs are regenerated, so existing files are replaced."""
-    out = Path(path)
+def prepare_out_dir(path: str | Path, overwrite: bool = False) -> tuple[Path, Path | None]:
+    """Create the output directory; returns it and the topmost folder made for it (``None``
+    if it existed), which a failed run removes.
+
+    A directory holding the ``results.json`` of an earlier run is refused unless ``overwrite``
+    (a ``--quick`` check must not silently replace an hour of real results); with it, the
+    experiment's files are replaced and other files are left alone.
+    """
+    out = Path(path).expanduser()
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; pass a directory")
+    if (out / RESULTS).exists() and not overwrite:
+        raise ConfigError(f"{out} already holds the results of an earlier run ({RESULTS}); pass "
+                          "--overwrite to replace them (overwrite=True in Python), or another "
+                          "--out")
+    made = [p for p in (out, *out.parents) if not p.exists()]
     out.mkdir(parents=True, exist_ok=True)
-    return out
+    return out, (made[-1] if made else None)
 
 
 def _jsonable(value: Any) -> Any:
@@ -76,7 +88,8 @@ def write_results(out_dir: Path, result: LabResult, *, quick: bool, seconds: flo
         **result.results,
     }
     path = out_dir / RESULTS
-    path.write_text(json.dumps(_jsonable(payload), indent=2) + "\n")
+    # atomic: an interrupted --overwrite leaves the earlier results.json whole
+    atomic_write_text(path, json.dumps(_jsonable(payload), indent=2) + "\n")
     return path
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,15 @@ from torch import nn
 
 from resnetlab.data import load
 from resnetlab.errors import CheckpointError, ConfigError
+from resnetlab.files import atomic_write_files, atomic_write_text
 from resnetlab.models.factory import create_model
 from resnetlab.models.hub.format import META, WEIGHTS, is_saved_model, locate, read_meta
 from resnetlab.models.hub.weights import WeightsSource, load_weights
+from resnetlab.train.distributed import is_main_process
+from resnetlab.train.lock import RunLock
 from resnetlab.train.loop import train
 from resnetlab.train.recipes import Recipe
-from resnetlab.train.rundir import Run, prepare_new_run_dir
+from resnetlab.train.rundir import Run, prepare_new_run_dir, removed_on_failure
 
 SETTINGS = "finetune.json"
 _STAGE = re.compile(r"^(?:layer|stage|stages\.)(\d+)")
@@ -129,26 +131,49 @@ def finetune(model_name: str | None, weights: str | Path, bundle, recipe: Recipe
                           f"{freeze_epochs}")
     if time_budget is not None and time_budget <= 0:
         raise ConfigError(f"--time-budget must be > 0 seconds, got {time_budget:g}")
-    first = None  # the model checked before anything was written: the first phase trains it
-    if not resume:
-        spec = pretrained_spec(weights) or {}
-        model_name = model_name or spec.get("name")
-        if not model_name:
-            raise ConfigError(f"{weights} carries no model.json; say which architecture it is "
-                              "with --model NAME")
-        if model_kwargs is None:
-            model_kwargs = spec.get("kwargs", {}) if spec.get("name") == model_name else {}
-        # weights that cannot be read (offline, corrupt) or do not fit fail before any file
-        # is written, so a corrected command needs no --overwrite
-        first = build_pretrained(model_name, model_kwargs, weights, bundle.num_classes)
-        prepare_new_run_dir(out, overwrite)
-        (out / SETTINGS).write_text(json.dumps({
-            "model": model_name, "model_kwargs": model_kwargs,
-            "weights": _source_text(weights),
-            "epochs": epochs, "freeze_epochs": freeze_epochs, "lr_decay": lr_decay,
-            "seed": seed, "recipe": recipe.to_dict(), "data": data_spec,
-            "time_budget": time_budget}, indent=2) + "\n")
-    model_kwargs = model_kwargs or {}
+    main = is_main_process()  # under torchrun, rank 0 alone holds the lock
+    if resume:
+        with RunLock(out, held=main):
+            return _run(model_name, weights, bundle, recipe, out, None, epochs, freeze_epochs,
+                        lr_decay, model_kwargs or {}, data_spec, seed, quiet, time_budget,
+                        train_kwargs)
+    spec = pretrained_spec(weights) or {}
+    model_name = model_name or spec.get("name")
+    if not model_name:
+        raise ConfigError(f"{weights} carries no model.json; say which architecture it is "
+                          "with --model NAME")
+    if model_kwargs is None:
+        model_kwargs = spec.get("kwargs", {}) if spec.get("name") == model_name else {}
+    # weights that cannot be read (offline, corrupt) or do not fit fail before any file
+    # is written, so a corrected command needs no --overwrite
+    first = build_pretrained(model_name, model_kwargs, weights, bundle.num_classes)
+    created = main and not out.exists()
+    lock = RunLock(out, held=main)
+    try:
+        # a start that fails before the first checkpoint (batch too large...) leaves no --out
+        with removed_on_failure(out, created):
+            if main:  # under torchrun rank 0 alone touches the file system
+                prepare_new_run_dir(out, overwrite)
+                lock.acquire()
+                atomic_write_text(out / SETTINGS, json.dumps({
+                    "model": model_name, "model_kwargs": model_kwargs,
+                    "weights": _source_text(weights),
+                    "epochs": epochs, "freeze_epochs": freeze_epochs, "lr_decay": lr_decay,
+                    "seed": seed, "recipe": recipe.to_dict(), "data": data_spec,
+                    "time_budget": time_budget}, indent=2) + "\n")
+            return _run(model_name, weights, bundle, recipe, out, first, epochs, freeze_epochs,
+                        lr_decay, model_kwargs, data_spec, seed, quiet, time_budget,
+                        train_kwargs)
+    finally:
+        lock.release()
+
+
+def _run(model_name: str, weights: WeightsSource, bundle, recipe: Recipe, out: Path,
+         first: nn.Module | None, epochs: int, freeze_epochs: int, lr_decay: float,
+         model_kwargs: dict[str, Any], data_spec: dict[str, Any] | None, seed: int,
+         quiet: bool, time_budget: float | None, train_kwargs: dict[str, Any]) -> Run:
+    """The two phases of :func:`finetune` in ``out`` (locked); ``first`` is the model of a
+    new fine-tune's first phase (already built and checked)."""
     common = dict(seed=seed, quiet=quiet, data_spec=data_spec, **train_kwargs)
     # fixed shares, not "what is left": a phase started after a resume gets the same budget
     share = (None, None) if time_budget is None else (
@@ -165,8 +190,10 @@ def finetune(model_name: str | None, weights: str | Path, bundle, recipe: Recipe
         load_weights(model, out / "head" / WEIGHTS)
     full = {**common, "lr_scales": discriminative_lr(model, lr_decay)}
     run = _phase(model, bundle, recipe.with_length(epochs=epochs), out / "full", full, share[1])
-    for name in (WEIGHTS, META):
-        shutil.copyfile(run.run_dir / name, out / name)
+    if is_main_process():  # through atomic writes: a full disk is one line, no torn copy
+        copies = {out / name: (run.run_dir / name).read_bytes() for name in (WEIGHTS, META)}
+        atomic_write_files({path: (lambda fh, data=data: fh.write(data))
+                            for path, data in copies.items()})
     return run
 
 
@@ -187,11 +214,13 @@ def _phase(model: nn.Module, bundle, recipe: Recipe, run_dir: Path, common: dict
 
 def load_data(spec: dict[str, Any], seed: int = 0):
     """The bundle of a fine-tune's data spec: ``name``, ``root`` and for a folder ``val_dir``
-    or ``val_size`` (a stratified split of the training images)."""
+    or ``val_size`` (a stratified split of the training images), and ``strict`` (stop at the
+    first unreadable image instead of skipping it)."""
     val_dir = spec.get("val_dir")
     return load(spec["name"], spec.get("root"), val_dir=val_dir,
                 val_size=0 if val_dir else spec.get("val_size", 0),
-                image_size=spec.get("image_size"), seed=seed)
+                image_size=spec.get("image_size"), seed=seed,
+                strict=bool(spec.get("strict", False)))
 
 
 def resume_finetune(out_dir: str | Path, **kwargs: Any) -> Run:

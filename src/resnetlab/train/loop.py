@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from resnetlab.errors import CheckpointError, ConfigError
-from resnetlab.files import remove_stale_temp_files
+from resnetlab.files import DiskError, remove_stale_temp_files
 from resnetlab.hardware import placement, seed_everything, set_deterministic
 from resnetlab.models import create_model
 from resnetlab.train import budget as budget_mod
@@ -31,6 +31,7 @@ from resnetlab.train.lengthen import (
     lengthen,
     result,
 )
+from resnetlab.train.lock import RunLock
 from resnetlab.train.metrics import MetricsLog
 from resnetlab.train.pace import now
 from resnetlab.train.progress import Progress
@@ -40,7 +41,9 @@ from resnetlab.train.rundir import (
     default_run_dir,
     prepare_new_run_dir,
     read_config,
+    removed_on_failure,
     run_config,
+    stopped_by_disk,
     write_config,
 )
 from resnetlab.train.trainer import Trainer
@@ -74,7 +77,11 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe | None = None,
     an unfinished one stretches the rest of its schedule; a finished run resumed without them
     changes nothing (``Run.already_finished``). ``lr_scales`` (parameter name -> factor) gives
     parameters their own learning rate, ``lr * factor`` (fine-tuning's discriminative rates).
-    Raises :class:`TrainingDiverged` when the loss stops being finite.
+    Raises :class:`TrainingDiverged` when the loss stops being finite. The run directory is
+    held (``RUN_DIR/.lock``, :mod:`resnetlab.train.lock`) for the call: another live run in it
+    raises :class:`~resnetlab.train.lock.RunLocked`; a full or read-only disk raises
+    :class:`~resnetlab.errors.DiskError` saying what was kept; a start that fails before its
+    first checkpoint removes the directory it created.
 
     Under ``torchrun`` every process runs this same call (see docs/distributed.md): the
     recipe's batch is the global batch, split over the processes; ``sync_bn`` synchronises
@@ -116,14 +123,35 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe | None = None,
     else:
         run_dir = (Path(out_dir) if out_dir is not None
                    else dist.on_main(default_run_dir, name, bundle.name))
-        dist.on_main(prepare_new_run_dir, run_dir, overwrite)
     if sync_bn is None:
         sync_bn = (resume and dist.enabled
                    and bool(dist.on_main(read_config, run_dir).get("sync_bn", False)))
+    # Built before the run directory is made: whatever it refuses leaves no directory behind.
     trainer = Trainer(model, bundle, recipe, run_dir, seed=seed, where=where,
                       checkpoint_steps=checkpoint_steps,
                       checkpoint_seconds=checkpoint_seconds, quiet=quiet, dist=dist,
                       sync_bn=sync_bn, started=started, lr_scales=lr_scales)
+    lock = RunLock(run_dir, held=dist.is_main)  # rank 0 holds it for the whole job
+    try:
+        if resume:
+            dist.on_main(lock.acquire)
+        else:
+            # A start that fails before its step-0 checkpoint removes the directory it made
+            # (a pre-existing one is never removed).
+            created = dist.on_main(lambda: not run_dir.exists())
+            with removed_on_failure(run_dir, created and dist.is_main):
+                dist.on_main(prepare_new_run_dir, run_dir, overwrite)  # refuses a held one
+                dist.on_main(lock.acquire)
+                _start(trainer, data_spec, where, deterministic, time_budget, epochs)
+        return _locked_run(trainer, name, data_spec, resume, extend, where)
+    finally:
+        lock.release()
+
+
+def _locked_run(trainer: Trainer, name: str, data_spec: dict[str, Any], resume: bool,
+                extend: tuple[str, int] | None, where) -> Run:
+    """The part of :func:`train` that runs with the run directory locked and started."""
+    dist, run_dir = trainer.dist, trainer.run_dir
     if resume:
         # Rank 0 reads and broadcasts it (CPU tensors), so other nodes need no shared disk.
         trainer.load_state_dict(dist.on_main(load_checkpoint, trainer.ckpt_dir / "last.pt",
@@ -132,32 +160,41 @@ def train(model: nn.Module | str, bundle, recipe: str | Recipe | None = None,
             return already_finished(trainer)
         if dist.is_main:
             remove_stale_temp_files(trainer.ckpt_dir)
+            remove_stale_temp_files(run_dir)  # an export killed before its rename
         if extend is not None:
             lengthen(trainer, *extend)
-    else:
-        dist.on_main(write_config, run_dir, run_config(
-            model, bundle, recipe, where, data_spec=data_spec, seed=seed,
-            deterministic=deterministic, time_budget=time_budget,
-            checkpoint_steps=checkpoint_steps, checkpoint_seconds=checkpoint_seconds,
-            threads=torch.get_num_threads(), **launch_settings(dist, sync_bn)))
-        if dist.is_main:
-            trainer.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        fixed = budget_mod.plan_from_recipe(recipe, trainer.loader_len) if (
-            time_budget is None or epochs is not None) else None
-        if time_budget is not None:
-            # explicit epochs + budget: whichever is shorter
-            trainer.plan = calibrate(trainer, time_budget, fixed.total_steps if fixed else 0)
-        else:
-            trainer.plan = fixed
-        trainer.fit_to(trainer.plan.total_steps)
-        trainer.save()  # step 0: a run killed from here on can be resumed
     log = MetricsLog(run_dir, trainer.history) if dist.is_main else NullLog()
     progress = Progress(trainer.plan.total_steps, trainer.step, trainer.batch_size,
-                        quiet=quiet or not dist.is_main)
+                        quiet=trainer.quiet or not dist.is_main)
     try:
         trainer.run(progress, log)
         metrics = finish_run(trainer, name, data_spec)
+    except DiskError as exc:
+        raise stopped_by_disk(exc, trainer) from None
     finally:
         progress.close()
         log.close()
     return result(trainer, metrics)
+
+
+def _start(trainer: Trainer, data_spec: dict[str, Any], where, deterministic: bool,
+           time_budget: float | None, epochs: int | None) -> None:
+    """A new run's first files: ``config.json``, the plan and the step-0 checkpoint."""
+    dist, recipe = trainer.dist, trainer.recipe
+    dist.on_main(write_config, trainer.run_dir, run_config(
+        trainer.model, trainer.bundle, recipe, where, data_spec=data_spec, seed=trainer.seed,
+        deterministic=deterministic, time_budget=time_budget,
+        checkpoint_steps=trainer.checkpoint_steps,
+        checkpoint_seconds=trainer.checkpoint_seconds,
+        threads=torch.get_num_threads(), **launch_settings(dist, trainer.sync_bn)))
+    if dist.is_main:
+        trainer.ckpt_dir.mkdir(parents=True, exist_ok=True)
+    fixed = budget_mod.plan_from_recipe(recipe, trainer.loader_len) if (
+        time_budget is None or epochs is not None) else None
+    if time_budget is not None:
+        # explicit epochs + budget: whichever is shorter
+        trainer.plan = calibrate(trainer, time_budget, fixed.total_steps if fixed else 0)
+    else:
+        trainer.plan = fixed
+    trainer.fit_to(trainer.plan.total_steps)
+    trainer.save()  # step 0: a run killed from here on can be resumed

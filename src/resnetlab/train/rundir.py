@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from resnetlab.errors import CheckpointError, ConfigError
-from resnetlab.files import atomic_write_bytes
+from resnetlab.files import DiskError, atomic_write_bytes, disk_error
 from resnetlab.models.hub.format import model_spec
+from resnetlab.train.lock import RunLocked, check_free
 
 CONFIG = "config.json"
 # Files whose presence shows a directory was made by resnetlab (and may be replaced).
@@ -58,6 +61,7 @@ def prepare_new_run_dir(path: Path, overwrite: bool) -> Path:
     mistyped ``--out`` cannot wipe unrelated files.
     """
     path = Path(path)
+    check_free(path)  # a live run's directory is refused, --overwrite or not
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{path} exists and is not a directory; choose another --out")
     if path.is_dir() and any(path.iterdir()):
@@ -72,8 +76,40 @@ def prepare_new_run_dir(path: Path, overwrite: bool) -> Path:
                 "will not delete it; choose another --out"
             )
         shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # read-only or full parent: one line, before any work
+        raise disk_error(path, exc, "nothing was written; choose another --out") from None
     return path
+
+
+@contextlib.contextmanager
+def removed_on_failure(path: Path, created: bool) -> Iterator[None]:
+    """Delete ``path`` if the block fails before any checkpoint was written under it and
+    ``created`` (this call made the directory): a start that fails before doing any work
+    leaves nothing behind. Never on :class:`RunLocked` (the directory is another run's)."""
+    try:
+        yield
+    except RunLocked:
+        raise
+    except BaseException:
+        if created and not any(Path(path).glob("**/checkpoints/last.pt")):
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def stopped_by_disk(exc: DiskError, trainer) -> DiskError:
+    """``exc`` raised mid-run (a checkpoint, the metrics or the export could not be written),
+    with what was kept and how to continue, still on one line."""
+    run_dir = trainer.run_dir
+    command = f"resnetlab train --resume {run_dir}"
+    if (run_dir.parent / "finetune.json").is_file():  # a fine-tune's phase directory
+        command = f"resnetlab finetune --resume {run_dir.parent}"
+    last = trainer.ckpt_dir / "last.pt"
+    kept = (f"the last checkpoint {last} (step {trainer.saved_step}) is kept"
+            if trainer.saved_step is not None else f"the checkpoint {last} is kept")
+    return DiskError(f"{exc}. The run stopped at step {trainer.step}; {kept}: free space, "
+                     f"then continue with '{command}'", exc.path, exc.reason, exc.errno)
 
 
 def write_config(run_dir: Path, config: dict[str, Any]) -> None:

@@ -91,7 +91,7 @@ class Trainer:
         self.seed = seed
         self.ckpt_dir = run_dir / "checkpoints"
         self.checkpoint_steps, self.checkpoint_seconds = checkpoint_steps, checkpoint_seconds
-        self.quiet, self.dist = quiet, dist
+        self.quiet, self.dist, self.sync_bn = quiet, dist, sync_bn
         self.model = model.to(where.device, memory_format=where.memory_format)
         # self.net is the training forward (DDP under torchrun); self.model holds the weights.
         self.model, self.net = dist.prepare(self.model, sync_bn)
@@ -125,6 +125,7 @@ class Trainer:
         self.history: list[dict] = []
         self.best: dict[str, Any] = {"metric": None, "value": None}
         self.first_loss: float | None = None
+        self.saved_step: int | None = None  # step of the last checkpoint written
 
     def fit_to(self, total_steps: int) -> None:
         """Fit the recipe to a schedule of ``total_steps`` and set augmentation and EMA to it."""
@@ -193,6 +194,7 @@ class Trainer:
                 "it was written for"
             ) from None
         self.step = int(state["step"])
+        self.saved_step = self.step  # the checkpoint on disk is this one
         self.warmup.load_state_dict(state["warmup"])
         self.counters = dict(state["counters"])
         self.elapsed = float(state["elapsed"])
@@ -222,6 +224,8 @@ class Trainer:
             t = now()
             save_checkpoint(path, self.state_dict())
             self.pace.save_s = now() - t
+            if name == "last.pt":
+                self.saved_step = self.step
         return path
 
     # ---------------------------------------------------------------- steps

@@ -56,10 +56,9 @@ def compare(state: Mapping[str, torch.Tensor], reference: Mapping[str, torch.Ten
     """What differs between ``state`` (a file) and ``reference`` (a model's state_dict)."""
     out = Mismatch()
     for key, ref in reference.items():
-        if key.endswith(COUNTER):
-            continue  # BN's step counter: some exporters drop it and inference never reads it
         if key not in state:
-            out.missing.append(key)
+            if not key.endswith(COUNTER):  # BN's step counter: some exporters drop it
+                out.missing.append(key)
         elif tuple(state[key].shape) != tuple(ref.shape):
             out.shapes[key] = (tuple(state[key].shape), tuple(ref.shape))
     out.unexpected = [k for k in state if k not in reference]

@@ -12,6 +12,7 @@ adds the recipe, data source, seed and final metrics. The one writer is
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ WEIGHTS = "model.safetensors"
 META = "model.json"
 FORMAT = "resnetlab-model/1"
 REQUIRED_META = ("model", "num_classes", "input_size", "mean", "std", "classes")
+_OBJECT_FIELDS = ("model_kwargs", "recipe", "data", "metrics")
 
 
 def is_saved_model(source: object) -> bool:
@@ -72,7 +74,51 @@ def read_meta(meta_path: str | Path) -> dict[str, Any]:
     if missing:
         raise CheckpointError(f"{meta_path} lacks {', '.join(missing)}; it was not written by "
                               "'resnetlab train' or save_weights")
+    problem = meta_problem(meta)
+    if problem:
+        raise CheckpointError(f"{meta_path} is damaged: {problem}; re-export the model")
     return meta
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _numbers(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in value)
+
+
+def meta_problem(meta: dict[str, Any]) -> str | None:
+    """What is wrong with the types and sizes of ``model.json``'s fields, or None.
+
+    The file is read back by code that indexes and multiplies these values: a string where the
+    class count belongs, or two means for three channels, must be a one-line error here, not
+    a ``TypeError`` deep in the model builder."""
+    if not isinstance(meta["model"], str) or not meta["model"]:
+        return f"'model' must be a model name, got {meta['model']!r:.40}"
+    if not _whole(meta["num_classes"]):
+        return f"'num_classes' must be a whole number >= 1, got {meta['num_classes']!r:.40}"
+    size = meta["input_size"]
+    if not (isinstance(size, list) and len(size) == 3 and all(_whole(s) for s in size)):
+        return f"'input_size' must be [channels, height, width], got {size!r:.40}"
+    for key in ("mean", "std"):
+        if not _numbers(meta[key]) or len(meta[key]) != size[0]:
+            return f"{key!r} must hold {size[0]} finite numbers (one per channel)"
+    if any(v <= 0 for v in meta["std"]):
+        return "'std' must be positive"
+    classes = meta["classes"]
+    if not isinstance(classes, list) or len(classes) != meta["num_classes"] or not all(
+            isinstance(c, str | int | float) and not isinstance(c, bool) for c in classes):
+        return f"'classes' must name the {meta['num_classes']} classes, in index order"
+    for key in _OBJECT_FIELDS:  # optional, but read with .get() by predict, eval, finetune
+        if not isinstance(meta.get(key) or {}, dict):
+            return f"{key!r} must be an object, got {type(meta[key]).__name__}"
+    for key in ("resize_size", "in_chans"):
+        if key in meta and meta[key] is not None and not _whole(meta[key]):
+            return f"{key!r} must be a whole number >= 1, got {meta[key]!r:.40}"
+    return None
 
 
 def model_spec(model: nn.Module) -> dict[str, Any]:

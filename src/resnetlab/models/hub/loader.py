@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from resnetlab.errors import CheckpointError, ConfigError
+from resnetlab.errors import CheckpointError, ConfigError, ResnetlabError
 from resnetlab.models.factory import create_model
 from resnetlab.models.hub.diagnose import guess_architecture
 from resnetlab.models.hub.format import is_saved_model, locate, read_meta
@@ -30,14 +30,42 @@ from resnetlab.models.hub.preset import IMAGENET_MEAN, IMAGENET_RESIZE, IMAGENET
 from resnetlab.models.hub.statedict import read_file
 from resnetlab.models.hub.weights import load_weights, read_weights
 from resnetlab.models.hub.zoo import by_url, is_tag, known_weights
+from resnetlab.models.registry import resolve_config
+
+# Far above any published ResNet (ResNet-1202 has 600 blocks): more is a damaged model.json
+# that would spend hours building before the weights could disagree.
+_MAX_BLOCKS = 2000
 
 
-def _rebuild(meta: dict[str, Any]) -> nn.Module:
-    """The architecture ``model.json`` describes, with random weights."""
-    kwargs = dict(meta.get("model_kwargs") or {})
+def _rebuild(meta: dict[str, Any], meta_path: object = "model.json",
+             state: dict[str, torch.Tensor] | None = None) -> nn.Module:
+    """The architecture ``model.json`` describes, with random weights (the field types were
+    checked by :func:`read_meta`). With ``state`` (the weights it goes with), a description
+    bigger than the weights is refused before anything is allocated."""
+    kwargs = {str(k): v for k, v in (meta.get("model_kwargs") or {}).items()}
     kwargs["num_classes"] = int(meta["num_classes"])
     kwargs.setdefault("in_chans", int(meta["input_size"][0]))
-    return create_model(meta["model"], **kwargs)  # an unknown name raises UnknownModelError
+
+    def damaged(why: str) -> CheckpointError:
+        return CheckpointError(f"{meta_path}: model_kwargs do not build a {meta['model']} "
+                               f"({why}); re-export the model")
+    try:
+        config = resolve_config(meta["model"], **kwargs)  # an unknown name: UnknownModelError
+        if sum(config.layers) > _MAX_BLOCKS:
+            raise damaged(f"{sum(config.layers):,} blocks")
+        if state is not None:
+            with torch.device("meta"):  # shapes only: no memory, no initialisation
+                need = sum(t.numel() for t in create_model(meta["model"], **kwargs)
+                           .state_dict().values())
+            have = sum(t.numel() for t in state.values())
+            if need > have:
+                raise damaged(f"{need:,} weights described, {have:,} in the file")
+        return create_model(meta["model"], **kwargs)
+    except (TypeError, ValueError, OverflowError) as exc:  # option values of the wrong type
+        if isinstance(exc, ResnetlabError):
+            raise
+        raise damaged(str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+                      ) from None
 
 
 def _resize_for(source: str, model_name: str) -> int:
@@ -77,8 +105,9 @@ def _load_saved(source: str | Path, model_name: str | None) -> tuple[nn.Module, 
     if model_name is not None and model_name != meta.get("model"):
         raise ConfigError(f"{source} holds a {meta.get('model')} but --model says {model_name}; "
                           "drop --model for a saved model")
-    model = _rebuild(meta)
-    load_weights(model, read_file(weights), label=str(weights))
+    state = read_file(weights)
+    model = _rebuild(meta, meta_path, state)
+    load_weights(model, state, label=str(weights))
     return model, meta
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import pickle
+import struct
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +36,11 @@ KEY_RULES = (("head.fc.", "fc."), ("head.", "fc."), ("classifier.", "fc."),
              ("last_linear.", "fc."))
 
 _ZIP_MAGIC = b"PK\x03\x04"
+# What torch.load's safe unpickler raises on damaged bytes: it parses the opcodes of a file
+# that may be anything (an image passed as weights, a truncated download), and its stack and
+# memo lookups fail with plain Python errors.
+_CORRUPT = (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError,
+            AttributeError, struct.error, zipfile.BadZipFile, MemoryError, RecursionError)
 _RESAVE = ("re-save it with torch.save(model.state_dict(), path) or as .safetensors")
 
 
@@ -53,7 +59,10 @@ def _sniff(path: Path) -> str:
 
 
 def _truncated(path: Path, why: object) -> CheckpointError:
-    first = str(why).splitlines()[0].split(". ")[0][:100] if str(why) else type(why).__name__
+    first = str(why).splitlines()[0].split(". ")[0][:100] if str(why).strip() else ""
+    if isinstance(why, KeyError | IndexError | TypeError | AttributeError | struct.error):
+        first = f"{type(why).__name__}: {first}"  # "101" alone says nothing
+    first = first or type(why).__name__
     return CheckpointError(f"{path} is truncated or corrupt ({first}); download or copy it again")
 
 
@@ -78,11 +87,13 @@ def read_file(path: str | Path) -> dict[str, torch.Tensor]:
 
         try:
             return load_file(str(path), device="cpu")
-        except (SafetensorError, OSError, ValueError) as exc:
+        except (SafetensorError, OSError, ValueError, MemoryError) as exc:
             raise _truncated(path, exc) from None
     try:
-        with _allow_namespace():
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+        # An open file, not the path: recent torch (2.14 here) hands a path ending .safetensors to
+        # safetensors by its name, and here the content decides (a .pth renamed stays a .pth).
+        with _allow_namespace(), open(path, "rb") as stream:
+            obj = torch.load(stream, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights only" in str(exc).lower():
             raise CheckpointError(
@@ -90,7 +101,7 @@ def read_file(path: str | Path) -> dict[str, torch.Tensor]:
                 f"never executes code from a weights file; {_RESAVE}"
             ) from None
         raise _truncated(path, exc) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+    except _CORRUPT as exc:
         raise _truncated(path, exc) from None
     return unwrap(obj, path)
 

@@ -9,7 +9,8 @@ These are the only ways weights enter or leave a model: training's ``--weights``
 the lab and :func:`resnetlab.models.hub.loader.load_model` all call :func:`load_weights`; runs,
 fine-tunes and ``save_weights`` users all write through :func:`save_weights`.
 
-Loading is strict by default: any missing, unexpected or reshaped key raises a one-line
+Weights with NaN or infinite values are refused (:class:`CheckpointError`). Loading is strict
+by default: any missing, unexpected or reshaped key raises a one-line
 :class:`CheckpointError` naming the first one (and, when it can tell, the architecture the
 file was made for). ``strict=False`` loads what fits and reports the rest, e.g. a backbone
 whose classifier has another number of classes; ``new_head=True`` stays strict for everything
@@ -29,7 +30,7 @@ from safetensors.torch import save
 from torch import nn
 
 from resnetlab.errors import CheckpointError, ConfigError
-from resnetlab.files import atomic_write_bytes
+from resnetlab.files import atomic_write_files
 from resnetlab.models.hub.diagnose import COUNTER, compare, guess_architecture
 from resnetlab.models.hub.fetch import fetch, is_url
 from resnetlab.models.hub.format import (
@@ -131,9 +132,20 @@ def load_weights(model: nn.Module, source: WeightsSource, *, strict: bool = True
         raise CheckpointError(f"weights {label} do not fit {name}: {mismatch.first(list(own))}"
                               f"{more}; {_fix_hint(model, file_state, mismatch)}")
     usable = {k: v for k, v in state.items() if k in own and k not in mismatch.shapes}
+    _refuse_non_finite(usable, label)
     model.load_state_dict(usable, strict=False)
     return LoadReport(label, len(usable), mismatch.missing, mismatch.unexpected,
                       list(mismatch.shapes), fresh_head)
+
+
+def _refuse_non_finite(state: Mapping[str, torch.Tensor], label: str) -> None:
+    """NaN/inf weights (a diverged run's export) load silently and then predict NaN for every
+    image; refuse them where they enter, naming the first bad tensor."""
+    for key, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"weights {label} hold NaN or infinite values in {key} (the "
+                                  "run that made them diverged?); use an earlier checkpoint or "
+                                  "retrain with a lower learning rate")
 
 
 def _default_meta(model: nn.Module) -> dict[str, Any]:
@@ -173,8 +185,11 @@ def save_weights(model: nn.Module, path: str | Path,
                           "input_size=[3, 224, 224])")
     weights.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    atomic_write_bytes(weights, save(tensors, metadata={"format": FORMAT}))
+    data = save(tensors, metadata={"format": FORMAT})
     meta_path = weights.with_name(META)
     text = json.dumps({"format": FORMAT, **full}, indent=2) + "\n"
-    atomic_write_bytes(meta_path, text.encode())
+    # Both written before either is renamed: a full disk leaves the previous pair (or none),
+    # never a new model.safetensors beside an old model.json; raises DiskError (one line).
+    atomic_write_files({weights: lambda fh: fh.write(data),
+                        meta_path: lambda fh: fh.write(text.encode())})
     return weights, meta_path
