@@ -29,11 +29,9 @@ import os
 import random
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,10 +40,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from resnetlab.data.images import decode_image
-from resnetlab.deploy.predict import predict_tensors
-from resnetlab.hardware import placement
-from resnetlab.models.hub.loader import untrained_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks` as a package
+
+from benchmarks.fuzzing.hostile import png_bomb  # noqa: E402
+from resnetlab.data.images import decode_image  # noqa: E402
+from resnetlab.deploy.predict import predict_tensors  # noqa: E402
+from resnetlab.hardware import placement  # noqa: E402
+from resnetlab.models.hub.loader import untrained_model  # noqa: E402
 
 DEFAULT_MODELS = ("resnet20:32:png", "resnet50:256:jpeg")
 
@@ -82,12 +83,7 @@ def upload(side: int, fmt: str, seed: int) -> bytes:
 
 def bad_uploads(good: bytes) -> list[tuple[bytes, str]]:
     """Broken requests of every kind, with the Content-Type each is sent with."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 1, 0,
-                                                               0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(bytes(64))) + chunk(b"IEND", b""))
+    bomb = png_bomb(20_000, 20_000)
     return [(b"not an image at all\n" * 50, "image/png"), (good[: len(good) // 2], "image/png"),
             (os.urandom(4096), "image/jpeg"), (bomb, "image/png"), (good, "text/plain"),
             (b"", "image/png")]

@@ -8,9 +8,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 import torch
+
+# The repository root, so tests can import the hostile-input makers of `benchmarks.fuzzing`
+# (one definition for the campaign, the benchmarks and the tests).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 @pytest.fixture(scope="module")

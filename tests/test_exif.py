@@ -10,8 +10,6 @@ traceback or a MemoryError.
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from benchmarks.fuzzing.hostile import png_bomb
 from resnetlab import create_model
 from resnetlab.cli import main
 from resnetlab.data.folder import load_image_folder
@@ -82,15 +81,6 @@ def test_prediction_follows_exif_orientation(pair, saved_model):
     assert [p for _, p in shown.top] != pytest.approx([p for _, p in unrotated.top], abs=1e-7)
 
 
-def _png_header(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
-
-
 # 30,000^2 is past PIL's error threshold (2x MAX_IMAGE_PIXELS); 10,000^2 is in the band where
 # PIL only warns and would go on to decode 300 MB.
 BOMBS = {"30000x30000": (30_000, 30_000), "10000x10000": (10_000, 10_000)}
@@ -100,7 +90,7 @@ BOMBS = {"30000x30000": (30_000, 30_000), "10000x10000": (10_000, 10_000)}
 def bomb(request, tmp_path) -> Path:
     path = tmp_path / "pics" / "cls" / "bomb.png"
     path.parent.mkdir(parents=True)
-    path.write_bytes(_png_header(*BOMBS[request.param]))
+    path.write_bytes(png_bomb(*BOMBS[request.param]))
     return path
 
 

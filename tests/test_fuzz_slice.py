@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the `benchmarks` package
-
-from benchmarks.fuzzing.campaign import SURFACES, run_campaign  # noqa: E402
-from benchmarks.fuzzing.case import new_case  # noqa: E402
-from benchmarks.fuzzing.classify import ACCEPTED, BUG, USER_ERROR  # noqa: E402
-from benchmarks.fuzzing.runner import run_case  # noqa: E402
-from benchmarks.fuzzing.seeds import make_seeds  # noqa: E402
+from benchmarks.fuzzing.campaign import SURFACES, run_campaign
+from benchmarks.fuzzing.case import new_case
+from benchmarks.fuzzing.classify import ACCEPTED, BUG, USER_ERROR
+from benchmarks.fuzzing.runner import run_case
+from benchmarks.fuzzing.seeds import make_seeds
 
 CASES_PER_SURFACE = 36  # 9 surfaces: 324 cases
 SEED = 20260

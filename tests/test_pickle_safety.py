@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.fuzzing.hostile import Payload
 from resnetlab.cli import main
 from resnetlab.data.cifar import load_cifar10
 from resnetlab.errors import CheckpointError, DataError
@@ -26,22 +27,14 @@ from resnetlab.models.hub.statedict import read_file
 from resnetlab.train.checkpoint import load_checkpoint
 
 
-class _Payload:
-    def __init__(self, func, args) -> None:
-        self.func, self.args = func, args
-
-    def __reduce__(self):
-        return self.func, self.args
-
-
 def _payloads(marker: Path) -> dict[str, object]:
     return {
-        "open": _Payload(open, (str(marker), "w")),
-        "os.system": _Payload(os.system, (f"touch '{marker}'",)),
-        "exec": _Payload(exec, (f"open({str(marker)!r}, 'w').close()",)),
+        "open": Payload(open, (str(marker), "w")),
+        "os.system": Payload(os.system, (f"touch '{marker}'",)),
+        "exec": Payload(exec, (f"open({str(marker)!r}, 'w').close()",)),
         # hidden inside the structure a reader expects, not at the top
-        "nested": {b"data": _Payload(open, (str(marker), "w")), b"labels": [0],
-                   "state_dict": {"fc.weight": _Payload(open, (str(marker), "w"))}},
+        "nested": {b"data": Payload(open, (str(marker), "w")), b"labels": [0],
+                   "state_dict": {"fc.weight": Payload(open, (str(marker), "w"))}},
     }
 
 

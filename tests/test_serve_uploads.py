@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import struct
-import zlib
 
 import httpx
 import numpy as np
@@ -15,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from benchmarks.fuzzing.hostile import png_bomb
 from resnetlab.cli import main
 from resnetlab.data.images import decode_image, read_image
 from resnetlab.models.factory import create_model
@@ -66,16 +65,6 @@ def encoded(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
     return buffer.getvalue()
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A tiny PNG whose IHDR announces ``width × height`` 1-bit pixels (a bomb's header)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
-
-
 def predict(client, model_id: str, data: bytes, content_type: str = "image/png", **params):
     return client.post(f"/v1/models/{model_id}/predict", content=data, params=params,
                        headers={"content-type": content_type})
@@ -121,10 +110,10 @@ def test_a_chunked_body_without_content_length_is_refused_while_streaming(model_
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_decompression_bombs_are_refused_from_the_header(client, small):
-    bomb = png_header_only(20_000, 20_000)  # 400 Mpx announced in a 100-byte file
+    bomb = png_bomb(20_000, 20_000)  # 400 Mpx announced in a 100-byte file
     assert len(bomb) < 200
     assert_one_line_error(predict(client, "rgb", bomb), 413, "pixels")
-    between = png_header_only(10_000, 10_000)  # over our limit, under PIL's own error
+    between = png_bomb(10_000, 10_000)  # over our limit, under PIL's own error
     assert_one_line_error(predict(client, "rgb", between), 413, "10000 x 10000")
     saved = encoded(Image.new("1", (2_000, 2_000)))  # a real 4 Mpx image saved by PIL, 2 kB
     assert_one_line_error(predict(small, "rgb", saved), 413, "1,000,000")

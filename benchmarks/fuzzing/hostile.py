@@ -1,5 +1,6 @@
 """Hand-made hostile files: pickles whose ``__reduce__`` runs code, lying safetensors headers,
-structurally wrong values. Shared by the campaign and tests/test_pickle_safety.py."""
+PNG headers that announce a decompression bomb, structurally wrong values. Shared by the
+campaign, benchmarks/serve_load.py and the tests (pickle safety, EXIF and bombs, uploads)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,22 @@ import os
 import pickle
 import random
 import struct
+import zlib
 from pathlib import Path
 
 
-class _Payload:
+def png_bomb(width: int, height: int) -> bytes:
+    """A ~100-byte valid PNG whose IHDR announces ``width × height`` 8-bit grey pixels: what a
+    decompression bomb looks like to a reader that trusts the header."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+class Payload:
     """Unpickling this calls ``func(*args)``: what an attacker's file does."""
 
     def __init__(self, func, args) -> None:
@@ -25,9 +38,9 @@ def code_pickle(marker: Path, variant: int = 0, protocol: int = 2) -> bytes:
     """A pickle that creates ``marker`` when unpickled (via ``open``, ``os.system`` or
     ``exec``), bare or hidden inside a CIFAR-like dict."""
     payloads = [
-        _Payload(open, (str(marker), "w")),
-        _Payload(os.system, (f"touch '{marker}'",)),
-        _Payload(exec, (f"open({str(marker)!r}, 'w').close()",)),
+        Payload(open, (str(marker), "w")),
+        Payload(os.system, (f"touch '{marker}'",)),
+        Payload(exec, (f"open({str(marker)!r}, 'w').close()",)),
     ]
     payload = payloads[variant % len(payloads)]
     obj = payload if variant % 2 == 0 else {b"data": payload, b"labels": [0],

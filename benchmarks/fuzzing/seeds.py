@@ -9,12 +9,13 @@ import pickle
 import struct
 import subprocess
 import sys
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from benchmarks.fuzzing.hostile import png_bomb
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 CIFAR_DIR = SHARED / "cifar10-subset" / "cifar-10-batches-py"
@@ -31,16 +32,6 @@ class Seeds:
     cifar: dict[str, bytes] = field(default_factory=dict)
     idx: dict[str, bytes] = field(default_factory=dict)
     run: Path | None = None
-
-
-def _png_header(width: int, height: int) -> bytes:
-    """A tiny valid PNG whose IHDR announces ``width x height`` (a decompression bomb)."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
 
 
 def _encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -70,7 +61,7 @@ def image_seeds() -> dict[str, bytes]:
         "rgb.webp": _encode(rgb, "WEBP"), "rgb.bmp": _encode(rgb, "BMP"),
         "rgb.tif": _encode(rgb, "TIFF"), "exif6.jpg": exif_rotated_jpeg(rgb),
         "one.png": _encode(Image.new("RGB", (1, 1), (9, 9, 9)), "PNG"),
-        "bomb.png": _png_header(30_000, 30_000), "text.jpg": b"hello, I am not a JPEG\n",
+        "bomb.png": png_bomb(30_000, 30_000), "text.jpg": b"hello, I am not a JPEG\n",
         "empty.png": b"",
     }
     return out
