@@ -36,6 +36,16 @@ def restore_threads():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def no_runs_of_the_developer(tmp_path_factory, monkeypatch):
+    """The lab looks for trained runs under ./runs (resnetlab.lab.runs); a test must not find
+    the runs a developer or an earlier test left in the working directory. Tests of that
+    lookup set RUNS_ROOT themselves."""
+    import resnetlab.lab.runs as lab_runs
+
+    monkeypatch.setattr(lab_runs, "RUNS_ROOT", tmp_path_factory.mktemp("no-runs") / "runs")
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:

@@ -15,6 +15,9 @@ compile        BN folded + channels_last + torch.compile (inductor, frozen)     
 bf16           channels_last with bf16 autocast                                 --precision bf16
 onnx           BN folded, exported to ONNX, run by onnxruntime                  export --fold-bn
 onnx_int8      that ONNX model statically quantized (int8 QDQ, per channel)     export --int8
+openvino       exported to OpenVINO IR, run by OpenVINO's CPU plugin in fp32    export --format
+               (LATENCY hint for one image, THROUGHPUT split over its streams   openvino,
+               for a batch; as many threads as torch has)                       --engine openvino
 =============  ===============================================================  ================
 """
 
@@ -33,12 +36,14 @@ from torch import nn
 
 from resnetlab.bench.memory import param_bytes
 from resnetlab.deploy import export_onnx, fold_batchnorm, onnx_session, quantize_onnx
+from resnetlab.deploy.openvino import OpenVinoModule, export_openvino, weights_file
 from resnetlab.errors import ConfigError
 from resnetlab.hardware import require_compiler
 
 ENGINES = ("eager", "channels_last", "fold_bn", "jit_freeze", "compile", "bf16", "onnx",
-           "onnx_int8")
+           "onnx_int8", "openvino")
 INT8_ENGINES = ("onnx_int8",)
+FILE_ENGINES = ("onnx", "onnx_int8", "openvino")  # run a file exported beforehand
 
 
 @dataclass
@@ -101,6 +106,31 @@ def onnx_files(model: nn.Module, example: torch.Tensor, workdir: Path,
     return int8
 
 
+def openvino_files(model: nn.Module, example: torch.Tensor, workdir: Path) -> Path:
+    """Export ``model`` to ``workdir/model.xml`` (+ ``.bin``) unless already there; returns
+    the ``.xml``. OpenVINO folds BatchNorm itself, so the model goes in as it is."""
+    path = workdir / "model.xml"
+    if not (path.is_file() and weights_file(path).is_file()):
+        export_openvino(model, path, tuple(example.shape[1:]), check_inputs=example[:2],
+                        atol=1e-3)
+    return path
+
+
+def export_files(name: str, model: nn.Module, example: torch.Tensor, workdir: Path,
+                 calibration: torch.Tensor | None = None) -> Path:
+    """The file engine ``name`` (one of :data:`FILE_ENGINES`) runs, exported if missing."""
+    if name == "openvino":
+        return openvino_files(model, example, workdir)
+    return onnx_files(model, example, workdir, calibration if name in INT8_ENGINES else None)
+
+
+def _openvino(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+    # torch's thread count is the benchmark's --threads (else one per core), so every engine
+    # gets the same number of cores
+    module = OpenVinoModule(path, threads=torch.get_num_threads())
+    return module.forward
+
+
 def _session(path: Path):
     """deploy's onnxruntime session, except that its threads sleep instead of spinning when
     ``OMP_WAIT_POLICY=PASSIVE`` asks the same of torch's (fair on a shared machine, where
@@ -133,8 +163,8 @@ def build_engine(name: str, model: nn.Module, example: torch.Tensor, *,
                  calibration: torch.Tensor | None = None) -> Engine:
     """Engine ``name`` for an fp32 CPU ``model`` (left unchanged), warmed up on ``example``.
 
-    ``workdir`` holds the ONNX files (a temporary folder if None); files already there (see
-    :func:`onnx_files`) are reused, so exporting can happen apart from the engine's start.
+    ``workdir`` holds the exported files (a temporary folder if None); files already there
+    (see :func:`export_files`) are reused, so exporting can happen apart from the engine's start.
     ``calibration`` (normalized images) is required by the int8 engine.
     """
     if name not in ENGINES:
@@ -158,11 +188,16 @@ def build_engine(name: str, model: nn.Module, example: torch.Tensor, *,
         require_compiler(torch.device("cpu"))
         run = _compiled(model)
     else:
-        if name == "onnx_int8" and calibration is None:
-            raise ConfigError("the onnx_int8 engine needs calibration images")
+        if name in INT8_ENGINES and calibration is None:
+            raise ConfigError(f"the {name} engine needs calibration images")
         folder = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp())
         folder.mkdir(parents=True, exist_ok=True)
-        path = onnx_files(model, example, folder, calibration if name == "onnx_int8" else None)
-        run, weights = _onnx(path), path.stat().st_size
+        path = export_files(name, model, example, folder, calibration)
+        if name == "openvino":
+            run, weights = _openvino(path), weights_file(path).stat().st_size
+        else:
+            run, weights = _onnx(path), path.stat().st_size
     run(example)  # first call: compilation, oneDNN primitive creation, ORT arena
+    if name == "openvino":
+        run(example[:1])  # OpenVINO compiles its batch-1 (LATENCY) model on first use
     return Engine(name, run, time.perf_counter() - start, weights)

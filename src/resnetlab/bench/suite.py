@@ -25,7 +25,14 @@ import torch
 from torch import nn
 
 from resnetlab.bench import roofline
-from resnetlab.bench.inference import ENGINES, INT8_ENGINES, build_engine, onnx_files
+from resnetlab.bench.inference import (
+    ENGINES,
+    FILE_ENGINES,
+    INT8_ENGINES,
+    Engine,
+    build_engine,
+    export_files,
+)
 from resnetlab.bench.machine import cxx_compiler, detect
 from resnetlab.bench.memory import param_bytes, with_peak
 from resnetlab.bench.profile import top_ops
@@ -193,8 +200,8 @@ def bench_inference(name: str, image_size: int, cfg: BenchConfig, log: Log
                 skipped[engine] = "no C++ compiler"
                 continue
             calibration = batch if engine in INT8_ENGINES else None
-            if engine.startswith("onnx"):  # deployment loads a file: export outside the peak
-                onnx_files(model, batch, Path(workdir), calibration)
+            if engine in FILE_ENGINES:  # deployment loads a file: export outside the peak
+                export_files(engine, model, batch, Path(workdir), calibration)
             def start(engine=engine, calibration=calibration):
                 return build_engine(engine, model, batch, workdir=workdir,
                                     calibration=calibration)
@@ -202,6 +209,11 @@ def bench_inference(name: str, image_size: int, cfg: BenchConfig, log: Log
             engines[engine], peaks[engine] = with_peak(start)
             log(f"inference {name}: {engine} ready in {engines[engine].setup_seconds:.1f} s")
     base, peaks["baseline"] = with_peak(lambda: build_engine("eager", baseline_model, batch))
+    agreement = {e: agreement_with(base, engine, batch) for e, engine in engines.items()}
+    for engine, agreed in agreement.items():
+        log(f"inference {name}: {engine} top-1 agreement with the baseline "
+            f"{100 * agreed['top1']:.1f} % on {agreed['images']} images, max |diff| "
+            f"{agreed['max_abs_diff']:.1e}")
     rows = []
     for size, x in ((cfg.infer_batch, batch), (1, single)):
         cases = {"baseline": lambda x=x: base.run(x)}
@@ -225,11 +237,21 @@ def bench_inference(name: str, image_size: int, cfg: BenchConfig, log: Log
             if key != "baseline":
                 entry.update({"speedup": speedup(seconds["baseline"], stats).to_dict(),
                               "weight_bytes": engines[key].weight_bytes,
-                              "setup_seconds": engines[key].setup_seconds})
+                              "setup_seconds": engines[key].setup_seconds,
+                              "agreement": agreement[key]})
         row["best_fp32"] = _best(row, exclude=INT8_ENGINES)
         row["best_int8"] = _best(row, only=INT8_ENGINES)
         rows.append(row)
     return rows
+
+
+def agreement_with(baseline: Engine, engine: Engine, images: torch.Tensor) -> dict[str, Any]:
+    """How closely ``engine`` reproduces ``baseline`` on ``images``: the share of equal top-1
+    classes and the largest absolute logit difference."""
+    expected, got = baseline.run(images).float(), engine.run(images).float()
+    return {"images": int(images.shape[0]),
+            "top1": float((expected.argmax(1) == got.argmax(1)).float().mean()),
+            "max_abs_diff": float((expected - got).abs().max())}
 
 
 def _best(row: dict[str, Any], *, exclude: tuple[str, ...] = (),

@@ -35,8 +35,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="inference models with input size (default resnet50:224 "
                         "resnet18:224 resnet20:32)")
     parser.add_argument("--engines", nargs="*", metavar="ENGINE",
-                        help="inference engines to try (default channels_last compile onnx "
-                        "onnx_int8; see resnetlab.bench.inference)")
+                        help="inference engines to try: eager channels_last fold_bn "
+                        "jit_freeze compile bf16 onnx onnx_int8 openvino (default "
+                        "channels_last compile onnx onnx_int8; see resnetlab.bench.inference)")
     options.add(parser, "--compile", "bench: one more training case to time; slow to compile")
     parser.add_argument("--no-profile", action="store_true", help="skip the torch.profiler tables")
     options.add_runtime(parser, device=False,

@@ -23,6 +23,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                        "embeddings.npy", default=Path("embeddings.npy"),
                        overwrite="replace an existing .npy and .txt")
     options.add(parser, "--strict")
+    options.add(parser, "--engine", "default: eager", default="eager")
     parser.set_defaults(func=run)
 
 
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from resnetlab.data.images import list_images
+    from resnetlab.deploy.engines import PooledFeatures, engine_for
     from resnetlab.deploy.images import preprocess, read_images, skipped_summary
     from resnetlab.files import atomic_write_files
     from resnetlab.models.hub.loader import load_model
@@ -53,14 +55,14 @@ def run(args: argparse.Namespace) -> int:
     paths = list_images(args.directory)
     model, meta = load_model(args.weights, args.model)
     chunks, kept, skipped = [], [], []
-    with torch.inference_mode():
+    with engine_for(PooledFeatures(model).eval(), meta, args.engine) as embedder, \
+            torch.inference_mode():
         for start in range(0, len(paths), args.batch_size):
             images, ok, bad = read_images(paths[start:start + args.batch_size],
                                           int(meta["input_size"][0]), strict=args.strict)
             skipped += bad
             if images:
-                x = preprocess(images, meta)
-                chunks.append(model.forward_head(model.forward_features(x), pre_logits=True))
+                chunks.append(embedder(preprocess(images, meta)))
                 kept += ok
     if not chunks:
         raise DataError(f"none of the {len(paths)} images under {args.directory} could be read; "

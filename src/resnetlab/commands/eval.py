@@ -27,17 +27,22 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "model)")
     options.add(parser, "--strict", "--data folder; other datasets are files, never skipped")
     options.add_runtime(parser)
+    options.add(parser, "--engine", "default: eager", default="eager")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from resnetlab.data import canonical_name, load
+    from resnetlab.deploy.engines import engine_for
     from resnetlab.models.hub.loader import load_model
     from resnetlab.train.evaluate import evaluate
     from resnetlab.train.resume import val_size_arg
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.engine != "eager" and args.device not in (None, "cpu"):
+        raise ConfigError(f"--engine {args.engine} runs on the CPU; drop --device or use "
+                          "--engine eager")
     model, meta = load_model(args.model)
     trained_on = meta.get("data") or {}
     name = canonical_name(args.data or trained_on.get("name") or "digits")
@@ -49,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
     bundle = load(name, root, val_size=val_size, image_size=tuple(meta["input_size"][1:]),
                   seed=int(meta.get("seed", 0)), strict=args.strict)
     ds = getattr(bundle, args.split)
-    result = evaluate(model, ds, meta=meta, batch_size=args.batch_size, device=args.device,
-                      tta_flip=args.tta)
+    with engine_for(model, meta, args.engine) as runner:
+        result = evaluate(runner, ds, meta=meta, batch_size=args.batch_size,
+                          device=args.device, tta_flip=args.tta)
     source = Path(args.model).expanduser()
     beside = source if source.is_dir() else source.parent if source.exists() else Path.cwd()
     png = Path(args.confusion) if args.confusion else beside / f"confusion-{args.split}.png"

@@ -1,4 +1,5 @@
-"""``resnetlab export SOURCE --format onnx|torchscript``: a deployable, verified model file."""
+"""``resnetlab export SOURCE --format onnx|openvino|torchscript``: a deployable, verified model
+file."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 from resnetlab.commands import options
 from resnetlab.errors import ConfigError
 
-FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+FORMATS = {"onnx": ".onnx", "openvino": ".xml", "torchscript": ".pt"}
+RUNTIMES = {"onnx": "onnxruntime", "openvino": "OpenVINO CPU", "torchscript": "torch.jit"}
 _CHECK_IMAGES = 16
 
 
@@ -16,19 +18,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``resnetlab export``."""
     parser.description = (
         "Export a trained run directory, a .safetensors with model.json, or raw weights "
-        "(torchvision/timm .pth, URL, IMAGENET1K_V1 with --model) to ONNX (dynamic batch) or "
-        "TorchScript. The file is re-loaded and compared with PyTorch. --int8 adds a statically "
+        "(torchvision/timm .pth, URL, IMAGENET1K_V1 with --model) to ONNX or OpenVINO IR (both "
+        "with a dynamic batch and the model.json fields inside) or TorchScript. The file is "
+        "re-loaded and compared with PyTorch. --int8 adds a statically "
         "quantized ONNX copy calibrated on images you provide.")
     options.add_weights_argument(parser, "source")
     options.add_model(parser, options.RAW_WEIGHTS_MODEL_NOTE, weights=False)
     parser.add_argument("--format", choices=sorted(FORMATS), default="onnx",
-                        help="output format (default: onnx)")
+                        help="output format: onnx (.onnx), openvino (OpenVINO IR: .xml + "
+                        ".bin), torchscript (.pt) (default: onnx)")
     parser.add_argument("--fold-bn", action="store_true",
                         help="fold BatchNorm into the preceding convolutions first")
     parser.add_argument("--opset", type=options.whole_number, default=17, metavar="N",
                         help="ONNX opset (>= 17; default 17)")
-    options.add_output(parser, "a file; default: beside the source, model.onnx/model.pt; the "
-                       "int8 copy goes to <stem>.int8.onnx",
+    options.add_output(parser, "a file; default: beside the source, model.onnx/model.xml/"
+                       "model.pt; OpenVINO's weights go to <stem>.bin beside the .xml, the "
+                       "int8 copy to <stem>.int8.onnx",
                        overwrite="replace an earlier export at --out")
     quant = parser.add_argument_group("int8 quantization (ONNX only)")
     quant.add_argument("--int8", action="store_true",
@@ -72,7 +77,13 @@ def int8_output(fp32: Path) -> Path:
     return fp32.with_name(f"{fp32.name.removesuffix('.onnx')}.int8.onnx")
 
 
-def _outputs(out: Path, int8: bool) -> list[Path]:
+def _outputs(out: Path, fmt: str, int8: bool) -> list[Path]:
+    """Every file the export writes: OpenVINO's .bin beside the .xml, the int8 copy."""
+    if fmt == "openvino":
+        if out.suffix != ".xml":
+            raise ConfigError(f"--out {out} must end in .xml for --format openvino (the "
+                              "weights go beside it as .bin)")
+        return [out, out.with_suffix(".bin")]
     return [out, int8_output(out)] if int8 else [out]
 
 
@@ -93,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     """Load, optionally fold BN, export, verify, optionally quantize."""
     from resnetlab.deploy.export import export_onnx, export_torchscript
     from resnetlab.deploy.fold_bn import find_conv_bn_pairs, fold_batchnorm
+    from resnetlab.deploy.openvino import export_openvino
     from resnetlab.models.hub.loader import load_model
 
     if args.int8 and args.format != "onnx":
@@ -105,10 +117,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("calibration images are for --int8; add --int8 or drop them")
     if args.out is not None or args.model is not None:  # known before the weights are read
         options.refuse_existing(_outputs(args.out or default_output(
-            args.source, args.model, args.format), args.int8), args.overwrite)
+            args.source, args.model, args.format), args.format, args.int8), args.overwrite)
     model, meta = load_model(args.source, args.model)
     out = args.out or default_output(args.source, meta["model"], args.format)
-    options.refuse_existing(_outputs(out, args.int8), args.overwrite)
+    outputs = _outputs(out, args.format, args.int8)
+    options.refuse_existing(outputs, args.overwrite)
     images = _check_inputs(args, meta)
     check = images[:_CHECK_IMAGES] if images is not None else None
     notes = []
@@ -119,14 +132,15 @@ def run(args: argparse.Namespace) -> int:
         result = export_onnx(model, out, meta["input_size"], meta=meta, opset=args.opset,
                              check_inputs=check)
         notes[:0] = [f"opset {args.opset}", "dynamic batch"]
-        runtime = "onnxruntime"
+    elif args.format == "openvino":
+        result = export_openvino(model, out, meta["input_size"], meta=meta, check_inputs=check)
+        notes[:0] = ["dynamic batch", f"weights in {outputs[1].name}"]
     else:
         result = export_torchscript(model, out, meta["input_size"], check_inputs=check)
-        runtime = "torch.jit"
     what = "images" if check is not None else "random inputs"
     print(f"exported {meta['model']} -> {result.path} ({result.format}; {', '.join(notes)})"
           if notes else f"exported {meta['model']} -> {result.path} ({result.format})")
-    print(f"check: {runtime} vs PyTorch max |diff| {result.max_abs_diff:.2e} on "
+    print(f"check: {RUNTIMES[args.format]} vs PyTorch max |diff| {result.max_abs_diff:.2e} on "
           f"{result.checked} {what}")
     if args.int8:
         _quantize(args, result.path, images)

@@ -33,26 +33,38 @@ def _threads(parser: argparse.ArgumentParser, device: bool) -> None:
                         "degradation picks 1 or all, whichever is faster right now")
 
 
-def _image(parser: argparse.ArgumentParser, model_default: str) -> None:
-    options.add_model(parser, f"default: {model_default}; with --weights: the run's own",
-                      "trained weights to look into; default: random init")
+_FOUND = "the newest finished run under ./runs whose model (and --data) fit"
+
+
+def _image(parser: argparse.ArgumentParser, model_default: str, fallback: str) -> None:
+    options.add_model(parser, f"default: the found run's, else {model_default}; with --weights: "
+                      "the run's own", f"trained weights to look into; default: {_FOUND}, "
+                      f"else {fallback}")
     parser.add_argument("--image", metavar="PATH",
                         help="image file to use (default: the first test image of --data)")
     parser.add_argument("--index", type=options.whole_number, default=0, metavar="N",
                         help="which test image of --data (default 0)")
 
 
+def _looking(p: argparse.ArgumentParser) -> None:
+    """What features and residual share: a model (found run, or --untrained) and an image."""
+    _image(p, "resnet18", "a random (untrained) network")
+    p.add_argument("--untrained", action="store_true",
+                   help="look into a randomly initialised network even if a trained run exists")
+    options.add_data(p, "default: the data the model was trained on, else digits",
+                     data_dir_note="default: where the model's run read it; not needed for "
+                     "digits")
+
+
 def _features(p: argparse.ArgumentParser) -> None:
-    _image(p, "resnet18")
-    options.add_data(p, "default: digits", data_dir_note="not needed for digits", default="digits")
+    _looking(p)
     p.add_argument("--channels", type=options.whole_number, default=8, metavar="N",
                    help=f"{_CHANNELS} (default: 8 per stage)")
     _threads(p, device=False)
 
 
 def _residual(p: argparse.ArgumentParser) -> None:
-    _image(p, "resnet18")
-    options.add_data(p, "default: digits", data_dir_note="not needed for digits", default="digits")
+    _looking(p)
     p.add_argument("--block", default="layer2.0",
                    help="block to dissect, by module name (default layer2.0)")
     p.add_argument("--channels", type=options.whole_number, default=4, metavar="N",
@@ -76,12 +88,24 @@ def _gradient_flow(p: argparse.ArgumentParser) -> None:
 def _degradation(p: argparse.ArgumentParser) -> None:
     options.add_data(p, "default: cifar10", data_dir_note="e.g. ~/data/cifar-10-batches-py",
                      default="cifar10")
-    p.add_argument("--budget-minutes", type=options.finite_float, default=18.0, metavar="MINUTES",
-                   help="wall-clock budget for all four nets; sets the common number of "
-                   "iterations (default 18)")
+    p.add_argument("--budget-minutes", type=options.finite_float, metavar="MINUTES",
+                   help="wall-clock budget for all four nets and every seed; sets the common "
+                   "number of iterations from the measured speed (default 25: the whole run "
+                   "takes about 25-30 min on an idle 2-core CPU; --quick: 8 iterations unless "
+                   "given)")
     p.add_argument("--iterations", type=options.whole_number, metavar="N",
                    help=f"{_STEPS} per net (default: what fits --budget-minutes)")
     options.add(p, "--batch-size", "default: 128; quick 32")
+    scale = p.add_argument_group("scaling (written into results.json and the figure)")
+    options.add(scale, "--image-size", "N×N; default 16; 0: the data's own, the paper's 32")
+    scale.add_argument("--width", type=options.whole_number, default=8, metavar="C",
+                       help="channels of the first stage, doubled at each stage (default 8; "
+                       "the paper's is 16)")
+    scale.add_argument("--seeds", type=options.whole_number, default=1, metavar="K",
+                       help="run the experiment with K seeds (--seed, --seed+1...); a claim "
+                       "then needs all of them to agree (default 1)")
+    options.add(scale, "--protocol", "ignores --budget-minutes and the scaling options")
+    options.add(scale, "--force")
     _threads(p, device=True)
 
 
@@ -96,9 +120,10 @@ def _batchnorm(p: argparse.ArgumentParser) -> None:
 
 
 def _gradcam(p: argparse.ArgumentParser) -> None:
-    _image(p, "resnet20, trained here on digits")
+    _image(p, "resnet20", "a resnet20 trained here on digits first")
     options.add_data(p, "default: the one the model was trained on",
-                     data_dir_note="not needed for digits")
+                     data_dir_note="default: where the model's run read it; not needed for "
+                     "digits")
     p.add_argument("--count", type=options.whole_number, default=4, metavar="N",
                    help="test images shown (default 4)")
     p.add_argument("--layer", help="layer to explain (default: the last stage)")
@@ -124,10 +149,13 @@ EXPERIMENTS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None]
                       "Gradient norms of every conv at init and after a few SGD steps, for "
                       "plain and residual nets of several depths (He et al. 2015, §4.1).",
                       _gradient_flow),
-    "degradation": ("Figure 6: plain-20/56 vs ResNet-20/56 training curves",
-                    "Train plain-20, plain-56, ResNet-20 and ResNet-56 with the same recipe "
-                    "and iterations; compare training and test error (He et al. 2015, §4.2, "
-                    "Fig. 6).", _degradation),
+    "degradation": ("Figure 6: plain-20/56 vs ResNet-20/56 training curves (~25-30 min)",
+                    "Train plain-20, plain-56, ResNet-20 and ResNet-56 with the same recipe, "
+                    "iterations and batches; answer the paper's two claims (deeper plain trains "
+                    "worse, deeper ResNet trains better) against the noise measured in the run "
+                    "(He et al. 2015, §4.2, Fig. 6). The default mode takes about 25-30 "
+                    "minutes on a 2-core CPU; --protocol paper runs §4.2 unchanged (a GPU and "
+                    "the full CIFAR-10).", _degradation),
     "batchnorm": ("LeNet-5 with and without BatchNorm",
                   "Per-iteration test accuracy of a sigmoid LeNet-5 with and without "
                   "BatchNorm (Ioffe & Szegedy 2015).", _batchnorm),

@@ -122,6 +122,12 @@ SPECS: dict[str, tuple[str, dict[str, Any]]] = {
     "--device": ("cpu, cuda or cuda:N", {"metavar": "DEVICE"}),
     "--threads": ("torch CPU threads", {"metavar": "N", "type": thread_count}),
     "--compile": ("compile the training forward with torch.compile", {"action": "store_true"}),
+    # Spelled out, not imported from resnetlab.deploy.engines.ENGINES (which a test holds
+    # them to): importing deploy loads torch while the parser is built, too early for
+    # serve's OMP_WAIT_POLICY.
+    "--engine": ("what runs inference: eager PyTorch, or the model exported (and checked "
+                 "against PyTorch) to ONNX for onnxruntime or to OpenVINO IR for OpenVINO, on "
+                 "the CPU", {"choices": ("eager", "onnx", "openvino")}),
     # output
     "--out": ("where to write the result", {"metavar": "PATH", "type": Path}),
     "--overwrite": ("replace the results of an earlier run at the output instead of refusing",
@@ -135,6 +141,12 @@ SPECS: dict[str, tuple[str, dict[str, Any]]] = {
                "$RESNETLAB_LANG, else en)", {"metavar": "LANG"}),
     # training
     "--recipe": ("training recipe: %(choices)s; see 'resnetlab recipes'", {"metavar": "NAME"}),
+    "--protocol": ("a paper's experiment unchanged: 'paper' is He et al. 2015 sec. 4.2 on the "
+                   "full CIFAR-10 (45k/5k split, batch 128, 64k iterations, lr 0.1 /10 at 32k "
+                   "and 48k, weight decay 1e-4, momentum 0.9, option A)",
+                   {"choices": ("paper",)}),
+    "--force": ("run --protocol on data that is not the paper's (e.g. a CIFAR-10 subset)",
+                {"action": "store_true"}),
     "--epochs": ("number of epochs", {"metavar": "N", "type": whole_number}),
     "--lr": ("peak learning rate", {"type": finite_float}),
     "--set": ("override any recipe field, e.g. --set label_smoothing=0.1 ema=0.999",

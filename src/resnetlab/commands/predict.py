@@ -26,6 +26,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     options.add_json(parser, "one entry per image")
     options.add(parser, "--strict")
     options.add_runtime(parser)
+    options.add(parser, "--engine", "default: eager", default="eager")
     parser.set_defaults(func=run)
 
 
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--top-k must be >= 1, got {args.top_k}")
     predictions, skipped = predict_paths(args.source, args.images, top_k=args.top_k,
                                          model_name=args.model, device=args.device,
-                                         strict=args.strict)
+                                         strict=args.strict, engine=args.engine)
     if args.json:
         options.write_json([{"image": p.path, "top": [{"label": lab, "probability": prob}
                                                       for lab, prob in p.top]}

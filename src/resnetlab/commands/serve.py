@@ -49,9 +49,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     limits.add_argument("--max-upload-mb", type=options.finite_float, default=10.0, metavar="S",
                         help="largest request body in MB; larger: 413 (default: 10)")
     options.add_runtime(parser, threads="default: one per core")
-    parser.add_argument("--engine", choices=("eager", "onnx"), default="eager",
-                        help="what runs predictions: PyTorch, or the model exported to ONNX "
-                        "and run by onnxruntime (default: eager)")
+    options.add(parser, "--engine", "predictions only, explanations stay eager; default: "
+                "eager", default="eager")
     parser.set_defaults(func=run)
 
 

@@ -10,7 +10,7 @@ from resnetlab.errors import ConfigError
 
 # Options that describe a new run; with --resume the run's config.json decides them
 # (--data-dir, --epochs and --more-epochs are the exceptions: data moved, a longer run).
-_RUN_OPTIONS = ("model", "data", "recipe", "time_budget", "batch_size",
+_RUN_OPTIONS = ("model", "data", "recipe", "protocol", "time_budget", "batch_size",
                 "lr", "weights", "precision", "channels_last", "compile", "seed", "out",
                 "overwrite", "image_size", "strict", "checkpoint_steps", "checkpoint_seconds",
                 "deterministic", "sync_bn", "resume_if_exists")
@@ -38,6 +38,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--more-epochs", type=int, metavar="K",
                         help="with --resume: train K more epochs (a finished run gets a new "
                         "warm-up and decay phase)")
+    options.add(recipe, "--protocol", "fixes the recipe, length and split; refuses other "
+                "data than the full CIFAR-10")
+    options.add(recipe, "--force")
     recipe.add_argument("--deterministic", action="store_true", default=None,
                         help="deterministic kernels (bitwise repeatable on GPU; slower)")
     options.add_runtime(parser, precision=True, threads="default: one per core; 1 for digits; "
@@ -121,19 +124,28 @@ def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
         torch.set_num_threads(defaults.threads)
     if args.lr is not None:
         pairs = {"lr": str(args.lr), **pairs}
-    # the same choice as resnetlab.train(); fails on a bad value before loading data
-    recipe, epochs, budget = resolve_for_data(data, args.recipe, pairs, args.epochs,
-                                              args.batch_size, args.time_budget)
+    if args.protocol is not None:
+        recipe, epochs, budget = _protocol_recipe(args, pairs), None, None
+    else:
+        # the same choice as resnetlab.train(); fails on a bad value before loading data
+        recipe, epochs, budget = resolve_for_data(data, args.recipe, pairs, args.epochs,
+                                                  args.batch_size, args.time_budget)
     seed = 0 if args.seed is None else args.seed
     if args.checkpoint_steps is not None and args.checkpoint_steps < 0:
         raise ConfigError(f"--checkpoint-steps must be >= 0, got {args.checkpoint_steps}")
     image_size = args.image_size or recipe.image_size or defaults.image_size
     data_spec = {"name": data, "root": str(Path(args.data_dir).resolve()) if args.data_dir
                  else None, "image_size": image_size, "strict": bool(args.strict)}
+    if args.protocol is not None:
+        recipe = _checked_protocol_data(args, data, data_spec, recipe, seed)
     bundle = load_bundle(data_spec, recipe, seed)  # bundle.source is what the run records
     seed_everything(seed)  # the model's initial weights depend on the seed only
     model = create_model(args.model or defaults.model, num_classes=bundle.num_classes,
                          in_chans=bundle.input_size[0])
+    if args.protocol is not None:
+        from resnetlab.train.protocol import check_paper_model
+
+        check_paper_model(model.config.shortcut, force=args.force)
     if args.weights:
         _load_initial_weights(model, args.weights)
     return train(
@@ -146,6 +158,35 @@ def _train_new(args: argparse.Namespace, pairs: dict[str, str]):
         quiet=args.quiet, sync_bn=bool(args.sync_bn),
         resume_if_exists=bool(args.resume_if_exists),
     )
+
+
+def _protocol_recipe(args: argparse.Namespace, pairs: dict[str, str]):
+    """The recipe of ``--protocol``; options that would change it are refused, not ignored."""
+    from resnetlab.train.protocol import paper_recipe, resolve_protocol
+
+    plan = resolve_protocol(args.protocol)
+    clashes = [flag for flag, value in (("--recipe", args.recipe), ("--epochs", args.epochs),
+                                        ("--batch-size", args.batch_size),
+                                        ("--time-budget", args.time_budget),
+                                        ("--image-size", args.image_size),
+                                        ("--lr/--set", pairs or None)) if value is not None]
+    if clashes:
+        raise ConfigError(f"--protocol {args.protocol} fixes the schedule; drop "
+                          f"{', '.join(clashes)} (or train with --recipe {plan.recipe} and "
+                          "change what you like)")
+    return paper_recipe(plan)
+
+
+def _checked_protocol_data(args: argparse.Namespace, data: str, data_spec: dict, recipe,
+                           seed: int):
+    """Refuse data that is not the paper's before anything is split or trained; with
+    ``--force`` the recipe holds out the paper's share of it instead of 5,000 images."""
+    from resnetlab.train.protocol import check_paper_data, paper_recipe, resolve_protocol
+    from resnetlab.train.resume import load_bundle
+
+    whole = load_bundle({**data_spec, "val_size": 0}, recipe, seed)  # counted before the split
+    check_paper_data(data, len(whole.train), len(whole.test), force=args.force)
+    return paper_recipe(resolve_protocol(args.protocol), len(whole.train))
 
 
 def _load_initial_weights(model, source: str) -> None:

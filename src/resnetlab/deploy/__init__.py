@@ -1,4 +1,5 @@
-"""Shipping models: prediction, ONNX/TorchScript export, BatchNorm folding, int8.
+"""Shipping models: prediction, ONNX/OpenVINO/TorchScript export, inference engines,
+BatchNorm folding, int8.
 
 Models come in through :func:`resnetlab.load_model` (the hub, one floor down):
 
@@ -19,6 +20,7 @@ from resnetlab.deploy.export import (
 )
 from resnetlab.deploy.fold_bn import find_conv_bn_pairs, fold_batchnorm
 from resnetlab.deploy.images import expand_images, load_images, preprocess, read_images
+from resnetlab.deploy.openvino import OpenVinoModule, export_openvino, read_openvino_meta
 from resnetlab.deploy.predict import (
     Guess,
     Prediction,
@@ -31,9 +33,11 @@ from resnetlab.deploy.quantize import quantize_onnx
 __all__ = [
     "ExportResult",
     "Guess",
+    "OpenVinoModule",
     "Prediction",
     "calibration_images",
     "export_onnx",
+    "export_openvino",
     "expand_images",
     "export_torchscript",
     "find_conv_bn_pairs",
@@ -47,5 +51,6 @@ __all__ = [
     "quantize_onnx",
     "read_images",
     "read_onnx_meta",
+    "read_openvino_meta",
     "run_onnx",
 ]

@@ -85,43 +85,57 @@ class OnnxModule(nn.Module):
         return torch.from_numpy(run_onnx(self.session, x.float().contiguous()))
 
 
+def _temp_name(path: Path) -> Path:
+    # the real suffix last: onnxruntime, torch.jit and OpenVINO do not care, people listing
+    # the folder do
+    return path.with_name(f"{TMP_PREFIX}{path.stem}.{os.getpid()}{path.suffix}")
+
+
 @contextlib.contextmanager
-def _staged(path: Path) -> Iterator[Path]:
+def staged(path: Path, *companions: Path) -> Iterator[Path]:
     """A temp file beside ``path`` to write and check; renamed to ``path`` only when the block
     succeeds. On failure the temp file (and any folder made for it) is removed, so a failed
-    export leaves nothing behind and never replaces an earlier good file with a torn one."""
+    export leaves nothing behind and never replaces an earlier good file with a torn one.
+
+    ``companions`` are files the writer puts beside the temp file under the same temp stem
+    (OpenVINO's ``.bin`` beside its ``.xml``); they are renamed first, ``path`` last."""
     made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
-    # the real suffix last: onnxruntime and torch.jit do not care, people listing the folder do
-    tmp = path.with_name(f"{TMP_PREFIX}{path.stem}.{os.getpid()}{path.suffix}")
+    temps = {p: _temp_name(p) for p in (*companions, path)}
     try:
-        yield tmp
-        os.replace(tmp, path)
+        yield temps[path]
+        for final, tmp in temps.items():
+            os.replace(tmp, final)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
         for folder in made:  # innermost first; rmdir refuses a folder someone filled meanwhile
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
 
 
-def _example(input_size, check_inputs: torch.Tensor | None) -> torch.Tensor:
+def example_inputs(input_size, check_inputs: torch.Tensor | None) -> torch.Tensor:
     if check_inputs is not None and len(check_inputs):
         return check_inputs[:2].float()
     return torch.randn(2, *(int(s) for s in input_size), generator=torch.Generator().manual_seed(0))
 
 
 @torch.no_grad()
-def _reference(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+def reference_logits(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     return model(x).float().numpy()
+
+
+def shipped_meta(meta: Mapping[str, Any]) -> str:
+    """The ``model.json`` fields a deployable file carries, as JSON."""
+    return json.dumps({k: meta[k] for k in _SHIPPED if k in meta})
 
 
 def _attach_meta(path: Path, meta: Mapping[str, Any]) -> None:
     onnx = require("onnx")
     proto = onnx.load(str(path))
-    shipped = {k: meta[k] for k in _SHIPPED if k in meta}
     entry = proto.metadata_props.add()
-    entry.key, entry.value = META_KEY, json.dumps(shipped)
+    entry.key, entry.value = META_KEY, shipped_meta(meta)
     onnx.save(proto, str(path))
 
 
@@ -149,7 +163,7 @@ def export_onnx(model: nn.Module, path: str | Path, input_size, *,
     require("onnx")
     model = model.eval().cpu()
     path = Path(path)
-    with _staged(path) as tmp:
+    with staged(path) as tmp:
         diff, checked = _write_onnx(model, tmp, input_size, meta, opset, check_inputs, atol)
         if not diff <= atol:
             raise ResnetlabError(f"the ONNX export {path} differs from PyTorch by {diff:.2e} "
@@ -160,7 +174,7 @@ def export_onnx(model: nn.Module, path: str | Path, input_size, *,
 def _write_onnx(model: nn.Module, path: Path, input_size, meta: Mapping[str, Any] | None,
                 opset: int, check_inputs: torch.Tensor | None, atol: float) -> tuple[float, int]:
     """Export to ``path`` and run it: the largest difference from PyTorch and the inputs used."""
-    example = _example(input_size, check_inputs)
+    example = example_inputs(input_size, check_inputs)
     with warnings.catch_warnings():
         # The TorchScript exporter announces its deprecation, and warns that it cannot
         # constant-fold the strided slices of zero-pad shortcuts (they run fine).
@@ -174,7 +188,8 @@ def _write_onnx(model: nn.Module, path: Path, input_size, meta: Mapping[str, Any
     if meta:
         _attach_meta(path, meta)
     check = check_inputs.float() if check_inputs is not None else example
-    diff = float(np.abs(run_onnx(onnx_session(path), check) - _reference(model, check)).max())
+    diff = float(np.abs(run_onnx(onnx_session(path), check)
+                        - reference_logits(model, check)).max())
     return diff, int(check.shape[0])
 
 
@@ -185,8 +200,8 @@ def export_torchscript(model: nn.Module, path: str | Path, input_size, *,
     save it, re-load it and compare it with the eager model on ``check_inputs``."""
     model = model.eval().cpu()
     path = Path(path)
-    example = _example(input_size, check_inputs)
-    with _staged(path) as tmp, warnings.catch_warnings(), torch.no_grad():
+    example = example_inputs(input_size, check_inputs)
+    with staged(path) as tmp, warnings.catch_warnings(), torch.no_grad():
         # torch.jit is deprecated in favour of torch.export, yet still the format C++ and
         # mobile runtimes load; the warnings would only repeat that.
         warnings.simplefilter("ignore", DeprecationWarning)

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from resnetlab.deploy.engines import engine_for
 from resnetlab.deploy.images import expand_images, preprocess, read_images, skipped_summary
 from resnetlab.errors import DataError
 from resnetlab.hardware import Placement, placement
@@ -76,7 +77,8 @@ def predict_tensors(model: nn.Module, meta: Mapping[str, Any],
 
 def predict_paths(source: str | Path, images: Sequence[str | Path], top_k: int = 5, *,
                   model_name: str | None = None, device: str | None = None,
-                  strict: bool = False) -> tuple[list[Prediction], list[tuple[Path, str]]]:
+                  strict: bool = False, engine: str = "eager"
+                  ) -> tuple[list[Prediction], list[tuple[Path, str]]]:
     """Top-``top_k`` predictions for each image file under the model at ``source``, and the
     files skipped as unreadable with why (``strict``: the first one raises instead).
 
@@ -85,7 +87,8 @@ def predict_paths(source: str | Path, images: Sequence[str | Path], top_k: int =
     :func:`~resnetlab.deploy.images.expand_images`), read by
     :func:`~resnetlab.deploy.images.read_images` and classified by :func:`predict_tensors`.
     A missing path, or no readable image at all, is a :class:`DataError`; both are checked
-    before the model is loaded.
+    before the model is loaded. ``engine`` (eager, onnx, openvino) runs the model, see
+    :mod:`resnetlab.deploy.engines`.
     """
     paths = expand_images(images)
     for path in paths:  # a typo should not wait for the weights to download
@@ -98,18 +101,19 @@ def predict_paths(source: str | Path, images: Sequence[str | Path], top_k: int =
         which = ("the image could not be read" if len(paths) == 1
                  else f"none of the {len(paths)} images could be read")
         raise DataError(f"{which} ({skipped[0][0]}: {skipped[0][1]}); pass valid image files")
-    guesses = predict_tensors(model, meta, tensors, top_k, where=where)
+    with engine_for(model, meta, engine) as runner:
+        guesses = predict_tensors(runner, meta, tensors, top_k, where=where)
     return ([Prediction(str(p), [(g.label, g.probability) for g in top])
              for p, top in zip(kept, guesses, strict=True)], skipped)
 
 
 def predict_files(source: str | Path, images: Sequence[str | Path], top_k: int = 5, *,
                   model_name: str | None = None, device: str | None = None,
-                  strict: bool = False) -> list[Prediction]:
+                  strict: bool = False, engine: str = "eager") -> list[Prediction]:
     """:func:`predict_paths` without the skipped list: unreadable files are skipped with one
     logged warning (or, with ``strict``, the first one raises)."""
     predictions, skipped = predict_paths(source, images, top_k, model_name=model_name,
-                                         device=device, strict=strict)
+                                         device=device, strict=strict, engine=engine)
     if skipped:
         log.warning(skipped_summary(skipped))
     return predictions

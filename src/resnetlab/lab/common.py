@@ -93,11 +93,6 @@ def write_results(out_dir: Path, result: LabResult, *, quick: bool, seconds: flo
     return path
 
 
-def model_state(trained: bool) -> str:
-    """``trained`` or ``random init``, in the current language (figure titles, verdicts)."""
-    return _("trained") if trained else _("random init")
-
-
 def sci(value: float | None, digits: int = 2) -> str:
     """Compact number for verdict lines (``3.1e+06``, ``0.42``); ``None`` prints as ``n/a``
     (translated)."""

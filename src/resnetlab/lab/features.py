@@ -13,19 +13,26 @@ from pathlib import Path
 from resnetlab.analysis.features import feature_maps
 from resnetlab.analysis.render import shape_text
 from resnetlab.i18n import _, ngettext
-from resnetlab.lab.common import LabResult, model_state
-from resnetlab.lab.inputs import load_lab_data, load_lab_model, sample_input
+from resnetlab.lab.common import LabResult
+from resnetlab.lab.inputs import data_for, load_lab_model, sample_input
 from resnetlab.lab.plotting import new_figure, save, show_image
 
 FIGURE = "features.png"
 
 
 def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
-        weights: str | None = None, image: str | None = None, data: str = "digits",
-        data_dir: str | None = None, index: int = 0, channels: int = 8) -> LabResult:
-    """Plot the first ``channels`` feature maps of each stage for one image."""
-    lab_model = load_lab_model(model, weights, default="resnet18")
-    lab_data = None if image is not None else load_lab_data(data, data_dir, quick)
+        weights: str | None = None, image: str | None = None, data: str | None = None,
+        data_dir: str | None = None, index: int = 0, channels: int = 8,
+        untrained: bool = False) -> LabResult:
+    """Plot the first ``channels`` feature maps of each stage for one image.
+
+    Without ``weights`` the newest finished run under ``./runs`` that fits ``model``/``data``
+    is shown (:mod:`resnetlab.lab.runs`), else (or with ``untrained``) a random network;
+    ``data`` defaults to the data the model was trained on, else the embedded digits.
+    """
+    lab_model = load_lab_model(model, weights, default="resnet18", data=data,
+                               untrained=untrained)
+    lab_data = data_for(lab_model, image, data, data_dir, quick)
     sample = sample_input(lab_model, image, lab_data, index)
     maps = feature_maps(lab_model.model, sample.x)
     channels = max(1, channels)
@@ -33,7 +40,7 @@ def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
     rows = len(maps) + 1
     fig = new_figure(figsize=(1.3 * channels + 0.4, 1.55 * rows + 0.6), layout="constrained")
     subfigs = fig.subfigures(rows, 1)
-    state = model_state(lab_model.trained)
+    state = lab_model.state
     fig.suptitle(ngettext("{model} ({state}) feature maps: first {count} channel per stage, "
                           "each scaled to its own range",
                           "{model} ({state}) feature maps: first {count} channels per stage, "
@@ -72,11 +79,10 @@ def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
                    first_channels=first["shape"][0], last_channels=last["shape"][0],
                    percent=f"{100 * last['zero_fraction']:.0f} %"),
     ]
-    if lab_data is not None and lab_data.note:
-        verdict.append(lab_data.note)
+    verdict += [n for n in (lab_model.note, lab_data and lab_data.note) if n]
     results = {
         "model": lab_model.name, "trained": lab_model.trained,
-        "weights": str(weights) if weights else None, "image": sample.source,
+        "weights": lab_model.source, "found_run": lab_model.found, "image": sample.source,
         "label": sample.label, "input_shape": list(sample.pixels.shape),
         "channels_shown": channels, "stages": stats,
     }

@@ -14,10 +14,9 @@ from pathlib import Path
 from resnetlab.analysis.gradcam import grad_cam, overlay
 from resnetlab.analysis.render import OVERLAY_SIDE, image_for_display, overlay_png
 from resnetlab.data import load
-from resnetlab.errors import DataError
 from resnetlab.i18n import _, ngettext
 from resnetlab.lab.common import LabResult
-from resnetlab.lab.inputs import LabModel, load_lab_data, load_lab_model, sample_input
+from resnetlab.lab.inputs import data_for, load_lab_model, sample_input
 from resnetlab.lab.plotting import new_figure, save, show_image
 from resnetlab.train import train
 
@@ -44,29 +43,22 @@ def _train_here(out_dir: Path, model: str, quick: bool, steps: int | None, seed:
     return run.run_dir, note
 
 
-def _images_for(lab_model: LabModel, image: str | None, data: str | None,
-                data_dir: str | None, quick: bool):
-    """The data to draw images from: ``--data``, else the dataset the model was trained on."""
-    if image is not None:
-        return None
-    name = data or (lab_model.meta.get("data") or {}).get("name") or "digits"
-    if name != "digits" and data_dir is None:
-        raise DataError(f"the model was trained on {name}: pass --data-dir DIR (its files) or "
-                        "--image PATH to choose what to explain")
-    return load_lab_data(name, data_dir, quick)
-
-
 def run(out_dir: Path, quick: bool = False, *, weights: str | None = None,
         model: str | None = None, image: str | None = None, data: str | None = None,
         data_dir: str | None = None, index: int = 0, count: int = 4, layer: str | None = None,
         steps: int | None = None, seed: int = 0, device: str | None = None) -> LabResult:
-    """Grad-CAM of the top class for ``count`` test images (or one ``--image``)."""
-    note = None
-    if weights is None:
+    """Grad-CAM of the top class for ``count`` test images (or one ``--image``).
+
+    The model: ``weights``, else the newest finished run under ``./runs`` that fits
+    ``model``/``data`` (:mod:`resnetlab.lab.runs`), else one trained here on digits first.
+    """
+    lab_model = load_lab_model(model, weights, default="resnet20", data=data)
+    note, trained_here = lab_model.note, False
+    if not lab_model.trained:
         weights, note = _train_here(out_dir, model or "resnet20", quick, steps, seed, device)
-        model = None  # the run directory names its own architecture
-    lab_model = load_lab_model(model, weights, default="resnet20")
-    lab_data = _images_for(lab_model, image, data, data_dir, quick)
+        lab_model = load_lab_model(None, weights, default="resnet20")  # the run names its net
+        trained_here = True
+    lab_data = data_for(lab_model, image, data, data_dir, quick)
     count = 1 if image is not None else max(1, min(count, len(lab_data.bundle.test) - index))
     classes = lab_model.meta.get("classes") or []
     samples, cams = [], []
@@ -100,14 +92,16 @@ def run(out_dir: Path, quick: bool = False, *, weights: str | None = None,
     axes[0, 0].set_ylabel(_("input"), fontsize=10)
     axes[1, 0].set_ylabel(_("Grad-CAM of the\npredicted class"), fontsize=10)
     layer_text = f"{cams[0].layer} ({'×'.join(map(str, cams[0].layer_shape))})"
-    fig.suptitle(_("Grad-CAM of {model} at {layer}: red = regions that raise the predicted "
-                   "class score").format(model=lab_model.name, layer=layer_text), fontsize=10)
+    fig.suptitle(_("Grad-CAM of {model} ({state}) at {layer}: red = regions that raise the "
+                   "predicted class score").format(model=lab_model.name, state=lab_model.state,
+                                                   layer=layer_text), fontsize=10)
     figure = save(fig, out_dir / FIGURE)
     (out_dir / OVERLAY).write_bytes(overlay_png(samples[0].pixels, cams[0].cam, OVERLAY_SIDE))
 
     correct = [r["correct"] for r in rows if r["correct"] is not None]
     results = {
-        "model": lab_model.name, "weights": str(weights), "trained_here": note is not None,
+        "model": lab_model.name, "weights": lab_model.source, "trained_here": trained_here,
+        "found_run": lab_model.found,
         "layer": cams[0].layer, "layer_shape": list(cams[0].layer_shape),
         "images": rows,
     }
@@ -119,6 +113,5 @@ def run(out_dir: Path, quick: bool = False, *, weights: str | None = None,
                                                                  total=len(correct))
     verdict = [head, _("the heatmap is coarse by design: one cell per position of the last "
                        "stage, upsampled to the input")]
-    if note:
-        verdict.insert(0, note)
+    verdict += [n for n in (note, lab_data and lab_data.note) if n]
     return LabResult("gradcam", results, [figure, out_dir / OVERLAY], verdict)

@@ -17,6 +17,7 @@ from torchvision.transforms.v2 import functional as TF
 from resnetlab.data import canonical_name, channel_stats, fit, load, normalize, read_image
 from resnetlab.errors import DataError
 from resnetlab.i18n import N_, _
+from resnetlab.lab.runs import newest_fitting_run
 from resnetlab.models.cards import get_card
 from resnetlab.models.factory import create_model
 from resnetlab.models.hub.loader import load_model
@@ -67,31 +68,80 @@ def load_lab_data(name: str, data_dir: str | Path | None, quick: bool, *,
 
 @dataclass
 class LabModel:
-    """A model with the facts needed to feed it (``model.json``-style ``meta``)."""
+    """A model with the facts needed to feed it (``model.json``-style ``meta``).
+
+    ``source`` is where trained weights came from (``--weights`` or a run found under
+    ``./runs``); ``found`` says the lab picked the run itself, ``note`` tells the user so.
+    """
 
     model: nn.Module
     meta: dict[str, Any]
     name: str
     trained: bool
+    source: str | None = None
+    found: bool = False
+    note: str | None = None
+
+    @property
+    def state(self) -> str:
+        """How titles and verdicts name the weights: ``trained: RUN`` or ``untrained``."""
+        if not self.trained:
+            return _("untrained")
+        return _("trained: {source}").format(source=self.source)
 
 
 def load_lab_model(model_name: str | None, weights: str | Path | None, *, default: str,
-                   in_chans: int = 3) -> LabModel:
-    """Trained weights (run dir, safetensors, published tag) or a fresh randomly initialised model.
+                   in_chans: int = 3, data: str | None = None,
+                   untrained: bool = False) -> LabModel:
+    """Trained weights, else the newest finished run that fits, else a fresh random model.
 
-    Weights are loaded with :func:`resnetlab.models.hub.loader.load_model`, which reads a
-    saved model's ``model.json`` (or the ImageNet preset for raw published weights). A fresh
-    model gets the input size of its model card and no statistics (``mean``/``std`` are filled
-    in from the image source by :func:`sample_input`).
+    ``weights`` (run dir, safetensors, published tag) are loaded with
+    :func:`resnetlab.models.hub.loader.load_model`, which reads a saved model's ``model.json``
+    (or the ImageNet preset for raw published weights). Without them (and unless
+    ``untrained``), the newest finished run under ``./runs`` whose model is ``model_name`` and
+    whose data is ``data`` (each when given) is used (:mod:`resnetlab.lab.runs`). A fresh
+    model gets the input size of its model card and no statistics (``mean``/``std`` are
+    filled in from the image source by :func:`sample_input`).
     """
+    found, note = False, None
+    if weights is None and not untrained:
+        run = newest_fitting_run(model_name, data)
+        if run is not None:
+            weights, found = run.path, True
+            note = _("no --weights given: using the newest finished run {run} ({model} trained "
+                     "on {data})").format(
+                         run=run.path, model=run.model, data=run.data or "?")
     if weights is not None:
         model, meta = load_model(str(weights), model_name)
-        return LabModel(model, dict(meta), str(meta.get("model", model_name)), True)
+        return LabModel(model, dict(meta), str(meta.get("model", model_name)), True,
+                        str(weights), found, note)
     name = model_name or default
     card = get_card(name)
     model = create_model(name, num_classes=card.num_classes, in_chans=in_chans).eval()
     size = [in_chans, *card.input_size[1:]]
     return LabModel(model, {"model": name, "input_size": size, "classes": None}, name, False)
+
+
+def data_for(lab_model: LabModel, image: str | Path | None, data: str | None,
+             data_dir: str | Path | None, quick: bool) -> LabData | None:
+    """What to draw test images from: none for ``--image``; ``--data``; else the data the
+    model was trained on, from the directory its run recorded (digits when that is gone)."""
+    if image is not None:
+        return None
+    if data is not None:
+        return load_lab_data(data, data_dir, quick)
+    trained_on = (lab_model.meta.get("data") or {}) if lab_model.trained else {}
+    name, root = trained_on.get("name"), data_dir or trained_on.get("root")
+    if name in (None, "digits"):
+        return load_lab_data("digits", None, quick)
+    if root is None or not Path(root).expanduser().exists():
+        # ImageNet weights, or a run whose data moved: show a digit rather than fail.
+        lab_data = load_lab_data("digits", None, quick)
+        lab_data.note = _("the model was trained on {dataset}, whose files are not here: showing "
+                          "an embedded digit instead (pass --data-dir DIR or --image PATH)"
+                          ).format(dataset=name)
+        return lab_data
+    return load_lab_data(name, root, quick)
 
 
 def _match_channels(image: torch.Tensor, channels: int) -> torch.Tensor:

@@ -13,8 +13,8 @@ from pathlib import Path
 from resnetlab.analysis.render import plot_anatomy
 from resnetlab.analysis.residual import TOLERANCE, block_input, dissect_block, get_block
 from resnetlab.i18n import DEFAULT, N_, _, gettext
-from resnetlab.lab.common import LabResult, model_state, sci
-from resnetlab.lab.inputs import load_lab_data, load_lab_model, sample_input
+from resnetlab.lab.common import LabResult, sci
+from resnetlab.lab.inputs import data_for, load_lab_model, sample_input
 from resnetlab.lab.plotting import save
 
 FIGURE = "residual.png"
@@ -36,13 +36,18 @@ def _shortcut_text(target, lang: str | None = None) -> str:
 
 def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
         weights: str | None = None, block: str = "layer2.0", image: str | None = None,
-        data: str = "digits", data_dir: str | None = None, index: int = 0,
-        channels: int = 4) -> LabResult:
-    """Dissect ``block`` of the model for one image; check forward == post(F + S)."""
-    lab_model = load_lab_model(model, weights, default="resnet18")
+        data: str | None = None, data_dir: str | None = None, index: int = 0,
+        channels: int = 4, untrained: bool = False) -> LabResult:
+    """Dissect ``block`` of the model for one image; check forward == post(F + S).
+
+    The model is chosen as in :func:`resnetlab.lab.features.run` (``weights``, else the
+    newest fitting run under ``./runs``, else random init).
+    """
+    lab_model = load_lab_model(model, weights, default="resnet18", data=data,
+                               untrained=untrained)
     net = lab_model.model.eval()  # eval: no BatchNorm statistics updates while we probe
     target = get_block(net, block)
-    lab_data = None if image is not None else load_lab_data(data, data_dir, quick)
+    lab_data = data_for(lab_model, image, data, data_dir, quick)
     sample = sample_input(lab_model, image, lab_data, index)
     anatomy = dissect_block(target, block_input(net, target, sample.x))
     channels = max(1, channels)
@@ -51,7 +56,7 @@ def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
     skip = target._shortcut_kind if target.has_skip else "none"
     skip_text = _shortcut_text(target)
     title = _("{model} ({state}) block {block}: {kind}, shortcut {shortcut}; input {source}"
-              ).format(model=lab_model.name, state=model_state(lab_model.trained), block=block,
+              ).format(model=lab_model.name, state=lab_model.state, block=block,
                        kind=kind, shortcut=skip_text, source=sample.shown_as)
     figure = save(plot_anatomy(anatomy, channels, title), out_dir / FIGURE)
 
@@ -59,7 +64,8 @@ def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
     s_norm = float(anatomy.shortcut.norm()) if anatomy.shortcut is not None else None
     ok = anatomy.allclose
     results = {
-        "model": lab_model.name, "trained": lab_model.trained, "block": block,
+        "model": lab_model.name, "trained": lab_model.trained, "weights": lab_model.source,
+        "found_run": lab_model.found, "block": block,
         "block_type": kind, "shortcut": skip, "shortcut_module": _shortcut_text(target, DEFAULT),
         "post": anatomy.post_name, "image": sample.source,
         "shapes": {"x": list(anatomy.x.shape[1:]), "residual": list(anatomy.residual.shape[1:]),
@@ -84,6 +90,5 @@ def run(out_dir: Path, quick: bool = False, *, model: str | None = None,
         verdict.append(_("||F(x)|| / ||S(x)|| = {ratio}: how much the block changes its input "
                          "(trained ResNets learn small residuals, He et al. 2015 Fig. 7)"
                          ).format(ratio=f"{f_norm / s_norm:.2f}"))
-    if lab_data is not None and lab_data.note:
-        verdict.append(lab_data.note)
+    verdict += [n for n in (lab_model.note, lab_data and lab_data.note) if n]
     return LabResult("residual", results, [figure], verdict, ok=ok)

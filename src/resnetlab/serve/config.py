@@ -16,9 +16,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from resnetlab.deploy.engines import ENGINES
 from resnetlab.errors import ConfigError
 
-ENGINES = ("eager", "onnx")
 TOKEN_ENV = "RESNETLAB_TOKEN"
 ENV_PREFIX = "RESNETLAB_SERVE_"
 DEFAULT_RUNS = Path("runs")
@@ -54,7 +54,7 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
-            raise ConfigError(f"unknown engine {self.engine!r}; choose {' or '.join(ENGINES)}")
+            raise ConfigError(f"unknown engine {self.engine!r}; choose {', '.join(ENGINES)}")
         for name in ("max_batch", "max_queue"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got "

@@ -43,7 +43,7 @@ class ServedModel:
     """One model the server answers for.
 
     ``model`` is the eager PyTorch model (Grad-CAM, feature maps and block anatomy need it);
-    ``engine`` runs predictions (the same module, or an ONNX session with ``--engine onnx``).
+    ``engine`` runs predictions (the same module, or its ONNX/OpenVINO export).
     ``lock`` is held around every use of the model: explanations hook into its modules, and a
     hook must not see another request's forward pass.
     """
@@ -154,7 +154,7 @@ class ModelRegistry:
     def __init__(self, models: Sequence[ServedModel] = (), *,
                  workdir: tempfile.TemporaryDirectory | None = None) -> None:
         self._models: dict[str, ServedModel] = {}
-        self._workdir = workdir  # ONNX files of --engine onnx, deleted with the registry
+        self._workdir = workdir  # files of --engine onnx|openvino, deleted with the registry
         for served in models:
             self.add(served)
 
@@ -208,7 +208,7 @@ def load_registry(config: ServeConfig) -> ModelRegistry:
         torch.set_num_threads(config.threads)
     where = placement(config.device, "fp32", channels_last=False)
     workdir = (tempfile.TemporaryDirectory(prefix="resnetlab-serve-")
-               if config.engine == "onnx" else None)
+               if config.engine != "eager" else None)
     registry = ModelRegistry(workdir=workdir)
     try:
         for source in chosen_sources(config):
