@@ -270,9 +270,9 @@ def _result(out_dir: Path, bundle, note: str | None, histories: dict, seconds: d
     final = {}
     for n in histories:
         tr, te = [v.mean for v in train_final[n]], [v.mean for v in test_final[n]]
-        final[n] = {"train_error": spread(tr)[0], "test_error": spread(te)[0],
-                    "train_error_range": list(spread(tr)[1:]),
-                    "test_error_range": list(spread(te)[1:]),
+        (train_mean, *train_range), (test_mean, *test_range) = spread(tr), spread(te)
+        final[n] = {"train_error": train_mean, "test_error": test_mean,
+                    "train_error_range": train_range, "test_error_range": test_range,
                     "train_error_noise": [v.std for v in train_final[n]],
                     "per_seed_train_error": tr, "per_seed_test_error": te,
                     "seconds": sum(seconds[n]), **trained_as[n]}
