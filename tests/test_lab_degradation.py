@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,9 @@ from resnetlab.cli import main
 from resnetlab.data.dataset import ImageDataset, stratified_split
 from resnetlab.errors import ConfigError
 from resnetlab.lab import run_experiment
+from resnetlab.lab.degradation import scaled_pad
+from resnetlab.lab.degradation_schedule import makespan, measure
+from resnetlab.lab.inputs import load_lab_data
 from resnetlab.lab.noise import Comparison, FinalValue, final_value
 from resnetlab.train.protocol import PAPER, check_paper_data, paper_recipe
 from resnetlab.train.resume import val_size_arg
@@ -73,6 +78,9 @@ def test_the_recorded_scaling_is_what_was_trained(recorded):
         assert meta["model"] == name
         assert meta["model_kwargs"]["widths"] == scaling["widths"]
         assert meta["model_kwargs"]["stem_width"] == scaling["width"]
+        config = json.loads((Path(result.results["final"][name]["run_dir"]) / "config.json")
+                            .read_text())
+        assert config["recipe"]["pad"] == scaling["pad"]
     saved = json.loads((out / "results.json").read_text())
     assert saved["scaling"] == scaling
 
@@ -165,3 +173,61 @@ def test_protocol_paper_refuses_options_that_change_it(capsys):
     code = main(["train", "--protocol", "paper", "--epochs", "3"])
     err = capsys.readouterr().err
     assert code == 2 and "drop --epochs" in err
+
+
+def test_the_crop_padding_scales_with_the_image():
+    """The paper pads 32-pixel images by 4; the scaled experiment keeps that proportion."""
+    assert [scaled_pad(side) for side in (32, 16, 12, 8, 4, 64)] == [4, 2, 2, 1, 1, 8]
+
+
+def test_nets_trained_side_by_side_in_workers_learn_exactly_what_they_learn_one_by_one(tmp_path):
+    """``jobs=2`` trains two nets at once in worker processes; each net's curve must be the
+    one it has when the four are trained one after the other here (same seed, one thread)."""
+    options = dict(quick=True, iterations=10, width=4, image_size=12, threads=1)
+    alone, _ = run_experiment("degradation", tmp_path / "alone", jobs=1, **options)
+    together, _ = run_experiment("degradation", tmp_path / "together", jobs=2, **options)
+    assert alone.results["jobs"] == 1 and together.results["jobs"] == 2
+    assert together.results["histories"] == alone.results["histories"]
+    assert len({h[-1]["train_loss"] for h in alone.results["history"].values()}) == 4
+
+
+def test_the_planner_keeps_the_faster_of_one_by_one_and_side_by_side():
+    bundle = load_lab_data("digits", None, True, image_size=12).bundle
+    recipe = {"val_size": 0, "batch_size": 32, "warmup_min_depth": 0, "pad": 1, "flip": False}
+    before = torch.get_num_threads()
+    try:
+        schedule = measure(bundle, recipe, torch.device("cpu"), 4, threads=None, jobs=2)
+    finally:
+        torch.set_num_threads(before)
+    try:
+        assert schedule.serial > 0 and schedule.parallel > 0
+        assert schedule.per_iteration == min(schedule.serial, schedule.parallel)
+        assert schedule.jobs == (2 if schedule.parallel < schedule.serial else 1)
+        assert (schedule.pool is not None) == (schedule.jobs == 2)
+        assert sorted(schedule.order) == sorted(NETS)
+    finally:
+        schedule.close()
+
+
+def test_makespan_hands_the_longest_nets_out_first():
+    seconds = {"plain20": 1.0, "plain56": 3.0, "resnet20": 1.0, "resnet56": 3.0}
+    assert makespan(seconds, 1) == 8.0
+    assert makespan(seconds, 2) == 4.0  # 3 + 1 on each worker
+    assert makespan(seconds, 4) == 3.0
+    assert makespan({"a": 5.0, "b": 2.0, "c": 2.0, "d": 1.0}, 2) == 5.0
+
+
+def test_a_script_without_a_main_guard_gets_a_one_line_fix_not_a_broken_pool(tmp_path):
+    """Worker processes import the calling script again: unguarded, each would start the lab
+    once more. The user sees which line to add, not ``BrokenProcessPool``."""
+    script = tmp_path / "unguarded.py"
+    script.write_text("from resnetlab.lab import run_experiment\n"
+                      f"run_experiment('degradation', {str(tmp_path / 'out')!r}, quick=True, "
+                      "iterations=2, width=4, image_size=12, threads=1, jobs=2)\n")
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("resnetlab.errors.ConfigError: a worker process stopped")
+    assert 'if __name__ == "__main__":' in last and "--jobs 1" in last
+    assert not (tmp_path / "out" / "results.json").exists()

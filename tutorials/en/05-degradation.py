@@ -239,8 +239,11 @@ for name, net in (("plain56", plain56), ("resnet56", res56)):
 #
 # - the paper trains for 64,000 iterations on 45,000 images; a 12-minute CPU budget is a few
 #   percent of that. At such budgets the lab reproduces the degradation of the plain nets
-#   (plain-56 well above plain-20) but **not** the paper's last step: ResNet-56 has not yet
-#   caught up with ResNet-20;
+#   (plain-56 well above plain-20) quickly; the paper's last step takes longer: ResNet-56
+#   starts slower than ResNet-20 and passes it only after ~1,600 iterations. The lab's
+#   25-minute default (5,007 iterations, `docs/lab.md`) shows both claims; this notebook's
+#   12 minutes give about half that, and the verdict then may say "inconclusive" — it never
+#   calls noise a result;
 # - the curves are noisy (small test set, few epochs), and in quick mode — 4 iterations on
 #   128 digits — every network is still near chance: quick mode only checks that the
 #   experiment runs and that the four networks got the same training, it shows no ranking.
@@ -291,8 +294,9 @@ if not QUICK and deg["iterations"] >= 500:
 # **plain-56 curve stays above plain-20 in the training error**: the deeper plain net does
 # not even fit its training data as well — degradation, not overfitting. With shortcuts the
 # 56-layer net trains far better than plain-56; whether it also beats ResNet-20, as in the
-# paper, depends on the budget: over tens of thousands of iterations (on a GPU,
-# `iterations=64000` on the full CIFAR-10) the deeper ResNet pulls ahead. The assert above
+# paper, depends on the budget: in the lab's 25-minute default it pulls ahead after ~1,600
+# iterations and ends 7 points lower; on a GPU, `iterations=64000` on the full CIFAR-10 is the
+# paper's own run. The assert above
 # checks the degradation only in full mode and with at least 500 iterations (the lab
 # measured gaps of 27 and 37 points at 824 and 1,590 iterations, `docs/lab.md`); with fewer
 # iterations both plain nets may still be near chance.

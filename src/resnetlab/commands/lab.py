@@ -30,7 +30,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _threads(parser: argparse.ArgumentParser, device: bool) -> None:
     options.add_runtime(parser, device=device, threads="default: 1 for --quick and batchnorm; "
-                        "degradation picks 1 or all, whichever is faster right now")
+                        "degradation picks 1 or all, or one net per core, whichever is "
+                        "faster right now")
 
 
 _FOUND = "the newest finished run under ./runs whose model (and --data) fit"
@@ -91,7 +92,7 @@ def _degradation(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget-minutes", type=options.finite_float, metavar="MINUTES",
                    help="wall-clock budget for all four nets and every seed; sets the common "
                    "number of iterations from the measured speed (default 25: the whole run "
-                   "takes about 25-30 min on an idle 2-core CPU; --quick: 8 iterations unless "
+                   "takes 23-25 min on an idle 2-core CPU; --quick: 8 iterations unless "
                    "given)")
     p.add_argument("--iterations", type=options.whole_number, metavar="N",
                    help=f"{_STEPS} per net (default: what fits --budget-minutes)")
@@ -106,6 +107,10 @@ def _degradation(p: argparse.ArgumentParser) -> None:
                        "then needs all of them to agree (default 1)")
     options.add(scale, "--protocol", "ignores --budget-minutes and the scaling options")
     options.add(scale, "--force")
+    p.add_argument("--jobs", type=options.whole_number, metavar="N",
+                   help="nets trained at once, each in its own process (default: the planner "
+                   "times 1 and one per core and keeps the faster; 1 with --iterations or "
+                   "--threads)")
     _threads(p, device=True)
 
 
@@ -149,11 +154,11 @@ EXPERIMENTS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None]
                       "Gradient norms of every conv at init and after a few SGD steps, for "
                       "plain and residual nets of several depths (He et al. 2015, §4.1).",
                       _gradient_flow),
-    "degradation": ("Figure 6: plain-20/56 vs ResNet-20/56 training curves (~25-30 min)",
+    "degradation": ("Figure 6: plain-20/56 vs ResNet-20/56 training curves (~25 min)",
                     "Train plain-20, plain-56, ResNet-20 and ResNet-56 with the same recipe, "
                     "iterations and batches; answer the paper's two claims (deeper plain trains "
                     "worse, deeper ResNet trains better) against the noise measured in the run "
-                    "(He et al. 2015, §4.2, Fig. 6). The default mode takes about 25-30 "
+                    "(He et al. 2015, §4.2, Fig. 6). The default mode takes about 25 "
                     "minutes on a 2-core CPU; --protocol paper runs §4.2 unchanged (a GPU and "
                     "the full CIFAR-10).", _degradation),
     "batchnorm": ("LeNet-5 with and without BatchNorm",

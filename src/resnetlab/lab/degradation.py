@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import torch
@@ -28,26 +29,29 @@ from resnetlab.hardware import resolve_device
 from resnetlab.i18n import _
 from resnetlab.lab import degradation_figure
 from resnetlab.lab.common import LabResult
+from resnetlab.lab.degradation_schedule import (
+    NETS,
+    PAPER_WIDTH,
+    RECIPE,
+    Schedule,
+    measure,
+    train_net,
+    without_timing,
+)
 from resnetlab.lab.inputs import load_lab_data
 from resnetlab.lab.noise import Comparison, final_value, spread
-from resnetlab.models import create_model
-from resnetlab.train import train
-from resnetlab.train.probe import first_batch, probe_trainer
 from resnetlab.train.protocol import PAPER, check_paper_data, resolve_protocol
-from resnetlab.train.timer import StepTimer
 
 FIGURE = "degradation.png"
-NETS = ("plain20", "plain56", "resnet20", "resnet56")
-RECIPE = "he2016"
 QUICK_TRAIN, QUICK_TEST, QUICK_ITERATIONS = 128, 128, 8
-PAPER_WIDTH = 16  # channels of the first stage in the paper (16, 32, 64)
+PAPER_SIDE, PAPER_PAD = 32, 4  # §4.2: 32×32 images, padded by 4 pixels for the random crop
 DEFAULT_WIDTH = 8
 DEFAULT_IMAGE_SIZE = 16
 DEFAULT_BUDGET_MINUTES = 25.0
 # "About N minutes needed" for an inconclusive run: the time of at least this many iterations,
-# and at least twice this run's — a doubling guess, not a measurement: the default run reached
-# "yes" for the plain claim at 3,739 iterations and not yet for the residual one (docs/lab.md).
-REFERENCE_ITERATIONS = 3700
+# and at least twice this run's — a doubling guess, not a measurement: the default run answered
+# both claims "yes" at 5,007 iterations; ResNet-56 passes ResNet-20 after ~1,600 (docs/lab.md).
+REFERENCE_ITERATIONS = 5000
 # Share of the budget planned for training steps; the rest absorbs evaluation jitter, model
 # export and the slower first steps.
 _SAFETY = 0.85
@@ -55,60 +59,6 @@ _SAFETY = 0.85
 
 def _log(message: str) -> None:
     print(f"[lab degradation] {message}", file=sys.stderr, flush=True)
-
-
-def build_net(name: str, bundle, width: int = PAPER_WIDTH):
-    """``name`` for ``bundle``'s classes and channels, with stages ``width``, 2x, 4x wide."""
-    extra = {} if width == PAPER_WIDTH else {"stem_width": width,
-                                              "widths": (width, 2 * width, 4 * width)}
-    return create_model(name, num_classes=bundle.num_classes, in_chans=bundle.input_size[0],
-                        **extra)
-
-
-def _step_seconds(name: str, bundle, overrides: dict, device, width: int,
-                  steps: int = 3) -> float:
-    """Fastest of ``steps`` training steps of a fresh ``name`` after one warm-up step: the
-    trainer's step that :func:`resnetlab.train.train` will run (:data:`RECIPE` with
-    ``overrides``, the device's default precision and layout)."""
-    model = build_net(name, bundle, width)
-    trainer = probe_trainer(model, bundle, RECIPE, overrides=overrides, device=device)
-    x, y = first_batch(trainer)
-    timer = StepTimer(device)
-    times = [timer.time(lambda: trainer.train_step(x, y, 0)) for _ in range(steps + 1)]
-    return min(times[1:])
-
-
-def _pick_threads(bundle, overrides: dict, device, width: int) -> int:
-    """The intra-op thread count (1 or all) that trains ResNet-56 faster right now.
-
-    On a machine shared with other jobs, two threads that wait for each other at every
-    operation were measured up to 7x slower than one; on an idle machine they are faster.
-    """
-    most = torch.get_num_threads()
-    if device.type != "cpu" or most == 1:
-        return most
-    timings = {}
-    for threads in (1, most):
-        torch.set_num_threads(threads)
-        timings[threads] = _step_seconds("resnet56", bundle, overrides, device, width, steps=2)
-    best = min(timings, key=timings.get)
-    torch.set_num_threads(best)
-    return best
-
-
-def _seconds_per_iteration(names, bundle, overrides: dict, device, width: int) -> float:
-    """Seconds one iteration of *all* nets costs (they train one after the other), with each
-    epoch's test-set evaluation spread over its steps."""
-    batch_size = overrides["batch_size"]
-    per_epoch = max(1, len(bundle.train) // batch_size)
-    total = 0.0
-    for name in names:
-        step = _step_seconds(name, bundle, overrides, device, width)
-        # Evaluation is a forward pass (about a third of a step) over the test set per epoch.
-        evaluation = step / 3 * len(bundle.test) / batch_size
-        total += step + evaluation / per_epoch
-    return total
-
 
 
 def _plan(bundle, *, quick: bool, protocol: str | None, force: bool,
@@ -124,11 +74,20 @@ def _plan(bundle, *, quick: bool, protocol: str | None, force: bool,
     # every net, not only to 110 layers: at lab budgets ResNet-56 diverged in its first epoch at
     # lr 0.1 and never recovered (docs/lab.md), and one rule for all keeps the recipe identical.
     # Digits are 16×16 grey numerals, so they get a 1-pixel crop and no mirroring.
+    # The crop's padding scales with the image: the paper pads 32-pixel images by 4 (an eighth
+    # of a side, as the fast recipe's S/8); 4 pixels on 16×16 images shift by a quarter of the
+    # picture: 7 points more training error for ResNet-20 at 1,500 iterations, and ResNet-56
+    # never fitting better than ResNet-20 (docs/lab.md).
     recipe = {"val_size": 0, "batch_size": batch_size or (32 if quick else 128),
-              "warmup_min_depth": 0}
+              "warmup_min_depth": 0, "pad": scaled_pad(bundle.train.images.shape[-1])}
     if bundle.name == "digits":
         recipe.update(pad=1, flip=False)
     return recipe, None
+
+
+def scaled_pad(side: int) -> int:
+    """The crop padding for ``side``-pixel images: the paper's 4 pixels at 32, in proportion."""
+    return max(1, round(PAPER_PAD * side / PAPER_SIDE))
 
 
 def _finals(histories: list[list[dict]], key: str) -> list:
@@ -153,7 +112,7 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
         iterations: int | None = None, batch_size: int | None = None, seed: int = 0,
         seeds: int = 1, image_size: int | None = None, width: int = DEFAULT_WIDTH,
         protocol: str | None = None, force: bool = False, device: str | None = None,
-        threads: int | None = None) -> LabResult:
+        threads: int | None = None, jobs: int | None = None) -> LabResult:
     """Train the four nets for the same iterations on the same batches; compare their errors.
 
     ``budget_minutes`` (default :data:`DEFAULT_BUDGET_MINUTES`; ``quick`` runs
@@ -162,8 +121,11 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
     ``seeds`` runs the whole experiment that many times (seeds ``seed``, ``seed + 1``…): the
     verdict then needs every seed to agree. ``image_size`` (default
     :data:`DEFAULT_IMAGE_SIZE`; the data's own with ``protocol``) and ``width`` scale the
-    experiment. ``threads``: the thread count the caller fixed; ``None`` lets the calibration
-    pick 1 or all, whichever trains faster on this machine right now.
+    experiment. ``threads``: the thread count the caller fixed; ``jobs``: how many nets train
+    at once, each in its own worker process (:mod:`resnetlab.lab.degradation_schedule`). With
+    neither given, a budgeted run on a CPU times both ways — one net at a time on the faster of
+    1 or all threads, and one worker per core — and keeps the faster; otherwise ``jobs``
+    defaults to 1.
     """
     started = time.perf_counter()
     where = resolve_device(device)
@@ -171,19 +133,20 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
     if width < 1:
         raise ConfigError(f"--width must be >= 1, got {width}")
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     if protocol is not None:  # the paper's nets on the data's own 32×32 images
         image_size, width = 0, PAPER_WIDTH
     size = (16 if quick else DEFAULT_IMAGE_SIZE) if image_size is None else image_size
     lab_data = load_lab_data(data, data_dir, quick, image_size=size or None)
     bundle = lab_data.bundle
-    recipe, fixed = _plan(bundle, quick=quick, protocol=protocol, force=force,
-                          batch_size=batch_size)
+    recipe, paper_iterations = _plan(bundle, quick=quick, protocol=protocol, force=force,
+                                     batch_size=batch_size)
     if quick:
         bundle.train = bundle.train.subset(slice(0, QUICK_TRAIN))
         bundle.test = bundle.test.subset(slice(0, QUICK_TEST))
     batch = recipe["batch_size"]
-    per_iteration = None
-    iterations = fixed if protocol is not None else iterations
+    iterations = paper_iterations if protocol is not None else iterations
     if iterations is None and quick and budget_minutes is None:
         iterations = QUICK_ITERATIONS
     if budget_minutes is None:
@@ -191,57 +154,94 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
     if iterations is None:
         if budget_minutes <= 0:
             raise ConfigError("--budget-minutes must be > 0; or pass --iterations N")
-        if threads is None:  # the caller did not fix the thread count
-            threads = _pick_threads(bundle, recipe, where, width)
-        per_iteration = _seconds_per_iteration(NETS, bundle, recipe, where, width)
+        schedule = measure(bundle, recipe, where, width, threads=threads, jobs=jobs)
         left = budget_minutes * 60 - (time.perf_counter() - started)
-        iterations = int(left * _SAFETY / (per_iteration * seeds))
-        _log(_("one iteration of all four nets takes ~{seconds} s on {threads} thread(s): "
-               "{iterations} iterations fit in {minutes} min").format(
-                   seconds=f"{per_iteration:.2f}", threads=threads, iterations=iterations,
-                   minutes=f"{budget_minutes:g}"))
+        iterations = int(left * _SAFETY / (schedule.per_iteration * seeds))
+        _log_plan(schedule, iterations, budget_minutes)
         if iterations < 1:
+            schedule.close()
             raise ConfigError(f"--budget-minutes {budget_minutes:g} leaves no time to train; "
                               "raise it or pass --iterations N")
+    else:
+        schedule = without_timing(jobs, threads)
     overrides = {**recipe, "iterations": iterations}
-    histories: dict[str, list[list[dict]]] = {name: [] for name in NETS}
-    seconds: dict[str, list[float]] = {name: [] for name in NETS}
-    trained_as: dict[str, dict] = {}
-    for s in range(seed, seed + seeds):
-        for i, name in enumerate(NETS):
-            _log(_("training {net} ({number}/{count}) for {iterations} iterations").format(
-                net=name, number=i + 1, count=len(NETS), iterations=iterations)
-                + (f", seed {s}" if seeds > 1 else ""))
-            t = time.perf_counter()
-            run_dir = out_dir / "runs" / (name if seeds == 1 else f"{name}-seed{s}")
-            result = train(build_net(name, bundle, width), bundle, RECIPE, run_dir,
-                           overrides=overrides, seed=s, device=where, quiet=True,
-                           overwrite=True, checkpoint_seconds=0)
-            histories[name].append(
-                [{k: r[k] for k in ("epoch", "step", "train_loss", "train_acc", "test_acc")}
-                 for r in result.history])
-            seconds[name].append(round(time.perf_counter() - t, 1))
-            trained_as[name] = {"input_size": list(bundle.train.images.shape[1:]),
-                                "width": width, "run_dir": str(result.run_dir)}
+    try:
+        histories, seconds, trained_as = _train_all(
+            schedule, bundle, width, overrides, range(seed, seed + seeds), where, out_dir)
+    finally:
+        schedule.close()
     minutes = (time.perf_counter() - started) / 60
     # The time this experiment would need at the reference length, at the speed it had.
-    per_iteration = per_iteration or minutes * 60 / max(1, iterations * seeds)
+    per_iteration = schedule.per_iteration or minutes * 60 / max(1, iterations * seeds)
     needed = per_iteration * max(REFERENCE_ITERATIONS, 2 * iterations) * seeds / 60 / _SAFETY
     return _result(out_dir, bundle, lab_data.note, histories, seconds, trained_as,
                    scaling={"image_size": int(bundle.train.images.shape[-1]),
-                            "paper_image_size": 32, "width": width,
+                            "paper_image_size": PAPER_SIDE, "width": width,
+                            "pad": recipe.get("pad", PAPER_PAD), "paper_pad": PAPER_PAD,
                             "widths": [width, 2 * width, 4 * width],
                             "paper_widths": [16, 32, 64], "train_images": len(bundle.train),
                             "paper_train_images": PAPER.train_images, "iterations": iterations,
                             "paper_iterations": PAPER.iterations, "batch_size": batch,
                             "seeds": list(range(seed, seed + seeds)), "protocol": protocol},
                    overrides=overrides, minutes=minutes, needed=needed, where=where,
-                   budget_minutes=budget_minutes)
+                   budget_minutes=budget_minutes, schedule=schedule)
+
+
+def _log_plan(schedule: Schedule, iterations: int, budget_minutes: float) -> None:
+    if schedule.serial is not None and schedule.parallel is not None:
+        _log(_("one iteration of all four nets: {serial} s one after the other on {threads} "
+               "thread(s), {parallel} s with {jobs} trained at once on one thread each").format(
+                   serial=f"{schedule.serial:.2f}", threads=torch.get_num_threads(),
+                   parallel=f"{schedule.parallel:.2f}", jobs=schedule.parallel_jobs))
+    how = (_("{jobs} nets at once, {threads} thread(s) each") if schedule.jobs > 1 else
+           _("one net at a time on {threads} thread(s)")).format(jobs=schedule.jobs,
+                                                                  threads=schedule.threads)
+    _log(_("one iteration of all four nets takes ~{seconds} s ({how}): {iterations} "
+           "iterations fit in {minutes} min").format(
+               seconds=f"{schedule.per_iteration:.2f}", how=how, iterations=iterations,
+               minutes=f"{budget_minutes:g}"))
+
+
+def _train_all(schedule: Schedule, bundle, width: int, overrides: dict, seeds: range, where,
+               out_dir: Path) -> tuple[dict, dict, dict]:
+    """Every net for every seed, on the schedule's workers (or here, one after the other):
+    per net, its histories and seconds (one per seed) and how it was built."""
+    histories: dict[str, list[list[dict]]] = {name: [] for name in NETS}
+    seconds: dict[str, list[float]] = {name: [] for name in NETS}
+    trained_as: dict[str, dict] = {}
+    iterations = overrides["iterations"]
+    for s in seeds:
+        done = {}
+        suffix = f", seed {s}" if len(seeds) > 1 else ""
+        if schedule.pool:
+            _log(_("training {nets} for {iterations} iterations, {jobs} at a time").format(
+                nets=", ".join(schedule.order), iterations=iterations, jobs=schedule.jobs)
+                + suffix)
+        for i, name in enumerate(schedule.order):
+            if not schedule.pool:
+                _log(_("training {net} ({number}/{count}) for {iterations} iterations").format(
+                    net=name, number=i + 1, count=len(NETS), iterations=iterations) + suffix)
+            run_dir = out_dir / "runs" / (name if len(seeds) == 1 else f"{name}-seed{s}")
+            args = (name, bundle, width, overrides, s, where, run_dir)
+            done[name] = (schedule.pool.submit(train_net, *args) if schedule.pool else
+                          train_net(*args))
+        if schedule.pool:  # reported as they finish, kept in NETS order
+            names = {future: name for name, future in done.items()}
+            for future in as_completed(names):
+                done[names[future]] = schedule.pool.result(future)
+                _log(_("{net} trained in {seconds} s").format(
+                    net=names[future], seconds=done[names[future]]["seconds"]))
+        for name in NETS:
+            histories[name].append(done[name]["history"])
+            seconds[name].append(done[name]["seconds"])
+            trained_as[name] = {"input_size": list(bundle.train.images.shape[1:]),
+                                "width": width, "run_dir": done[name]["run_dir"]}
+    return histories, seconds, trained_as
 
 
 def _result(out_dir: Path, bundle, note: str | None, histories: dict, seconds: dict,
             trained_as: dict, *, scaling: dict, overrides: dict, minutes: float,
-            needed: float, where, budget_minutes: float) -> LabResult:
+            needed: float, where, budget_minutes: float, schedule: Schedule) -> LabResult:
     """Finals, comparisons against their noise, the figure, results.json fields, verdict."""
     train_final = {n: _finals(h, "train_acc") for n, h in histories.items()}
     test_final = {n: _finals(h, "test_acc") for n, h in histories.items()}
@@ -257,10 +257,12 @@ def _result(out_dir: Path, bundle, note: str | None, histories: dict, seconds: d
     iterations, batch = scaling["iterations"], scaling["batch_size"]
     epochs = iterations / max(1, len(bundle.train) // batch)
     seeds = scaling["seeds"]
-    subtitle = _("scaled: {side}×{side} images (paper 32×32), widths {widths} (paper 16-32-64), "
+    subtitle = _("scaled: {side}×{side} images (paper 32×32), crop padding {pad} (paper 4), "
+                 "widths {widths} (paper 16-32-64), "
                  "{images} training images (paper 45k), {iterations} iterations (paper 64k), "
                  "batch {batch}, {count} seed(s)").format(
-                     side=scaling["image_size"], widths="-".join(map(str, scaling["widths"])),
+                     side=scaling["image_size"], pad=scaling["pad"],
+                     widths="-".join(map(str, scaling["widths"])),
                      images=f"{len(bundle.train):,}", iterations=f"{iterations:,}",
                      batch=batch, count=len(seeds))
     title = _("Degradation (He et al. 2015, Fig. 6) on {data}: {iterations} iterations per net, "
@@ -280,7 +282,10 @@ def _result(out_dir: Path, bundle, note: str | None, histories: dict, seconds: d
         "data": bundle.name, "train_images": len(bundle.train), "test_images": len(bundle.test),
         "recipe": RECIPE, "recipe_overrides": overrides, "iterations": iterations,
         "batch_size": batch, "epochs": epochs, "budget_minutes": budget_minutes,
-        "minutes": minutes, "device": str(where), "threads": torch.get_num_threads(),
+        "minutes": minutes, "device": str(where), "threads": schedule.threads,
+        "jobs": schedule.jobs, "seconds_per_iteration": {"planned": schedule.per_iteration,
+                                                          "one_at_a_time": schedule.serial,
+                                                          "at_once": schedule.parallel},
         "seed": seeds[0], "seeds": seeds, "scaling": scaling, "final": final,
         "comparisons": comparisons,
         "deeper_plain_trains_worse": plain.answer,
@@ -309,9 +314,10 @@ def _result(out_dir: Path, bundle, note: str | None, histories: dict, seconds: d
           "trains better: {answer}").format(**errors("resnet56", "resnet20", residual),
                                             answer=_answer(residual, needed)),
         _("budget: {iterations} iterations of batch {batch} ({epochs} epochs of {images} "
-          "images) per net, {minutes} min in all; {subtitle}").format(
+          "images) per net, {minutes} min in all ({jobs} net(s) at once); {subtitle}").format(
               iterations=iterations, batch=batch, epochs=f"{epochs:.1f}",
-              images=len(bundle.train), minutes=f"{minutes:.1f}", subtitle=subtitle),
+              images=len(bundle.train), minutes=f"{minutes:.1f}", jobs=schedule.jobs,
+              subtitle=subtitle),
     ]
     if note:
         verdict.append(note)

@@ -7,6 +7,7 @@ are the seeds' mean and the shaded band their range.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -51,5 +52,6 @@ def plot(histories: dict[str, list[list[dict]]], title: str, subtitle: str, path
         ax.grid(alpha=0.3)
         ax.legend(title=_("dashed: training error, bold: test error"), title_fontsize=8,
                   fontsize=9)
-    fig.suptitle(f"{title}\n{subtitle}", fontsize=10)
+    # The subtitle lists every scaling; wrapped, so a long one is not cut at the edges.
+    fig.suptitle(f"{title}\n" + textwrap.fill(subtitle, 150), fontsize=10)
     return save(fig, path)
