@@ -159,7 +159,7 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
         iterations = int(left * _SAFETY / (schedule.per_iteration * seeds))
         _log_plan(schedule, iterations, budget_minutes)
         if iterations < 1:
-            schedule.close()
+            schedule.close(cancel=True)
             raise ConfigError(f"--budget-minutes {budget_minutes:g} leaves no time to train; "
                               "raise it or pass --iterations N")
     else:
@@ -168,8 +168,10 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "cifar10",
     try:
         histories, seconds, trained_as = _train_all(
             schedule, bundle, width, overrides, range(seed, seed + seeds), where, out_dir)
-    finally:
-        schedule.close()
+    except BaseException:  # a failed net or Ctrl-C: the other workers stop too
+        schedule.close(cancel=True)
+        raise
+    schedule.close()
     minutes = (time.perf_counter() - started) / 60
     # The time this experiment would need at the reference length, at the speed it had.
     per_iteration = schedule.per_iteration or minutes * 60 / max(1, iterations * seeds)

@@ -89,10 +89,10 @@ class Schedule:
     parallel_jobs: int = 1  # the workers ``parallel`` was measured with
     order: tuple[str, ...] = ("plain56", "resnet56", "plain20", "resnet20")  # longest first
 
-    def close(self) -> None:
-        """Stop the workers, if any."""
+    def close(self, cancel: bool = False) -> None:
+        """Stop the workers, if any (``cancel``: without waiting for their tasks)."""
         if self.pool is not None:
-            self.pool.close()
+            self.pool.close(cancel=cancel)
             self.pool = None
 
 

@@ -88,8 +88,19 @@ class WorkerPool:
                 "the script again), or pass --jobs 1 (jobs=1)") from None
 
     def close(self, cancel: bool = False) -> None:
-        """Stop the workers; ``cancel`` drops queued tasks instead of waiting for them."""
-        self._executor.shutdown(wait=not cancel, cancel_futures=cancel)
+        """Stop the workers; ``cancel`` (an error, Ctrl-C) drops queued tasks and stops the
+        running ones instead of waiting for them."""
+        if not cancel:
+            self._executor.shutdown(wait=True)
+            return
+        # shutdown() cannot stop a running task, and the interpreter would wait for it at exit:
+        # a net half-way through a 15-minute run would keep Ctrl-C from returning.
+        workers = list(getattr(self._executor, "_processes", {}).values())
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.join(timeout=10)
 
     def __enter__(self) -> WorkerPool:
         return self
