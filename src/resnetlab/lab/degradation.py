@@ -40,6 +40,7 @@ from resnetlab.lab.degradation_schedule import (
 )
 from resnetlab.lab.inputs import load_lab_data
 from resnetlab.lab.noise import Comparison, final_value, spread
+from resnetlab.train.fit import crop_pad
 from resnetlab.train.protocol import PAPER, check_paper_data, resolve_protocol
 
 FIGURE = "degradation.png"
@@ -86,8 +87,9 @@ def _plan(bundle, *, quick: bool, protocol: str | None, force: bool,
 
 
 def scaled_pad(side: int) -> int:
-    """The crop padding for ``side``-pixel images: the paper's 4 pixels at 32, in proportion."""
-    return max(1, round(PAPER_PAD * side / PAPER_SIDE))
+    """The crop padding for ``side``-pixel images: the paper's 4 pixels at 32, in proportion
+    (the one rule, :func:`resnetlab.train.fit.crop_pad`)."""
+    return crop_pad(side)
 
 
 def _finals(histories: list[list[dict]], key: str) -> list:

@@ -45,6 +45,12 @@ MIN_STEPS_PER_EPOCH = 25
 FITTED_FIELDS = ("batch_size", "lr", "warmup_frac", "label_smoothing", "ema", "pad", "cutout")
 
 
+def crop_pad(image_side: int) -> int:
+    """Random-crop padding for ``image_side``-pixel images: an eighth of the side (He et al.'s
+    4 pixels at 32), at least 1."""
+    return max(1, round(image_side / 8))
+
+
 def fit_batch_size(recipe: Recipe, train_images: int, world_size: int = 1) -> int:
     """The batch size of a run: the recipe's, or for ``batch_size=0`` (auto) the largest power
     of two from 128 down to 16 that gives :data:`MIN_STEPS_PER_EPOCH` steps per epoch (and
@@ -73,7 +79,7 @@ def fit_recipe(recipe: Recipe, total_steps: int, steps_per_epoch: int, image_sid
         "warmup_frac": round(min(0.2, 5.0 / epochs) if epochs > 0 else 0.2, 4),
         "label_smoothing": 0.1 if epochs < 10 else 0.2,
         "ema": min(0.9999, round(1.0 - 1.0 / horizon, 5)) if horizon >= 20 else 0.0,
-        "pad": 0 if epochs < 8 else max(1, round(image_side / 8)),
+        "pad": 0 if epochs < 8 else crop_pad(image_side),
         "cutout": image_side // 4 if epochs >= 80 else 0,
     }
     chosen = {k: v for k, v in rules.items() if k not in recipe.pinned}
