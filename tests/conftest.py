@@ -89,3 +89,34 @@ def serve_process(tmp_path):
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+# A real (if briefly) trained model and real images for it: what the deploy tests run.
+@pytest.fixture(scope="module")
+def digits_run_dir(tmp_path_factory):
+    """A real (if briefly) trained model: one epoch of resnet20 on the 8x8 digits."""
+    from resnetlab.cli import main
+
+    out = tmp_path_factory.mktemp("digits") / "digits-run"
+    assert main(["train", "--data", "digits", "--image-size", "8", "--epochs", "1",
+                 "--batch-size", "64", "--threads", "1", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def digits_test():
+    """The digits' test split at 8x8, as the trained model sees it."""
+    from resnetlab.data import load
+
+    return load("digits", image_size=(8, 8)).test
+
+
+@pytest.fixture(scope="module")
+def digit_pngs(tmp_path_factory, digits_test):
+    """The first 12 test digits as PNG files."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("pngs")
+    for i in range(12):
+        Image.fromarray(digits_test.images[i][0].numpy(), mode="L").save(folder / f"{i:02d}.png")
+    return folder

@@ -11,12 +11,10 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
-from PIL import Image
 
 import resnetlab
 from resnetlab.cli import main
 from resnetlab.commands import options
-from resnetlab.data import load
 from resnetlab.deploy import OpenVinoModule, export_openvino, read_openvino_meta
 from resnetlab.deploy.engines import ENGINES
 from resnetlab.errors import ResnetlabError
@@ -26,28 +24,6 @@ pytest.importorskip("openvino")
 
 CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-subset" / \
     "cifar-10-batches-py"
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A real (if briefly) trained model: one epoch of resnet20 on the 8x8 digits."""
-    out = tmp_path_factory.mktemp("ov") / "digits-run"
-    assert main(["train", "--data", "digits", "--image-size", "8", "--epochs", "1",
-                 "--batch-size", "64", "--threads", "1", "--quiet", "--out", str(out)]) == 0
-    return out
-
-
-@pytest.fixture(scope="module")
-def digits_test():
-    return load("digits", image_size=(8, 8)).test
-
-
-@pytest.fixture(scope="module")
-def digit_pngs(tmp_path_factory, digits_test):
-    folder = tmp_path_factory.mktemp("pngs")
-    for i in range(12):
-        Image.fromarray(digits_test.images[i][0].numpy(), mode="L").save(folder / f"{i:02d}.png")
-    return folder
 
 
 @pytest.fixture
@@ -72,9 +48,9 @@ def _normalized(dataset, meta, count):
 
 
 @pytest.fixture(scope="module")
-def exported(run_dir, digits_test, tmp_path_factory):
+def exported(digits_run_dir, digits_test, tmp_path_factory):
     """The trained model exported once (checked on 16 real images): ``(result, model, meta)``."""
-    model, meta = load_model(run_dir)
+    model, meta = load_model(digits_run_dir)
     result = export_openvino(model, tmp_path_factory.mktemp("ir") / "m.xml", meta["input_size"],
                              meta=meta, check_inputs=_normalized(digits_test, meta, 16))
     return result, model, meta
@@ -163,47 +139,47 @@ def test_missing_package_names_the_install_command(monkeypatch, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_export_cli_writes_xml_and_bin_and_refuses_to_overwrite(run_dir, capsys):
-    assert main(["export", str(run_dir), "--format", "openvino"]) == 0
+def test_export_cli_writes_xml_and_bin_and_refuses_to_overwrite(digits_run_dir, capsys):
+    assert main(["export", str(digits_run_dir), "--format", "openvino"]) == 0
     out = capsys.readouterr().out
-    xml, weights = run_dir / "model.xml", run_dir / "model.bin"
+    xml, weights = digits_run_dir / "model.xml", digits_run_dir / "model.bin"
     assert xml.is_file() and weights.is_file() and "OpenVINO CPU vs PyTorch" in out
-    assert not [p for p in run_dir.iterdir() if p.name.startswith(".tmp-")]
+    assert not [p for p in digits_run_dir.iterdir() if p.name.startswith(".tmp-")]
     assert read_openvino_meta(xml)["model"] == "resnet20"
     before = weights.read_bytes()
-    assert main(["export", str(run_dir), "--format", "openvino"]) == 2
+    assert main(["export", str(digits_run_dir), "--format", "openvino"]) == 2
     err = capsys.readouterr().err
     assert "already exist" in err and "--overwrite" in err and err.count("\n") == 1
     xml.unlink()  # the .bin alone is enough to refuse too ...
     weights.write_bytes(b"old")
-    assert main(["export", str(run_dir), "--format", "openvino"]) == 2
+    assert main(["export", str(digits_run_dir), "--format", "openvino"]) == 2
     assert weights.read_bytes() == b"old" and not xml.exists()
     capsys.readouterr()
-    assert main(["export", str(run_dir), "--format", "openvino", "--overwrite"]) == 0
+    assert main(["export", str(digits_run_dir), "--format", "openvino", "--overwrite"]) == 0
     assert weights.read_bytes() == before and xml.is_file()  # ... --overwrite writes both
 
 
-def test_export_cli_wants_an_xml_out(run_dir, tmp_path, capsys):
-    assert main(["export", str(run_dir), "--format", "openvino",
+def test_export_cli_wants_an_xml_out(digits_run_dir, tmp_path, capsys):
+    assert main(["export", str(digits_run_dir), "--format", "openvino",
                  "--out", str(tmp_path / "m.onnx")]) == 2
     assert ".xml" in capsys.readouterr().err
     assert not list(tmp_path.glob("m.*"))
 
 
-def _predict_json(run_dir, pngs, engine, capsys):
-    assert main(["predict", str(run_dir), str(pngs), "--top-k", "3", "--json", "-",
+def _predict_json(digits_run_dir, pngs, engine, capsys):
+    assert main(["predict", str(digits_run_dir), str(pngs), "--top-k", "3", "--json", "-",
                  "--engine", engine]) == 0
     return json.loads(capsys.readouterr().out)
 
 
 @pytest.mark.parametrize("engine", ["openvino", "onnx"])  # predict had no --engine before
-def test_predict_with_an_exported_engine_gives_eagers_labels(run_dir, digit_pngs, capsys,
+def test_predict_with_an_exported_engine_gives_eagers_labels(digits_run_dir, digit_pngs, capsys,
                                                              engine, engine_calls):
     if engine == "onnx":
         pytest.importorskip("onnxruntime")
-    eager = _predict_json(run_dir, digit_pngs, "eager", capsys)
+    eager = _predict_json(digits_run_dir, digit_pngs, "eager", capsys)
     assert engine_calls == {"onnx": 0, "openvino": 0}
-    ov = _predict_json(run_dir, digit_pngs, engine, capsys)
+    ov = _predict_json(digits_run_dir, digit_pngs, engine, capsys)
     assert engine_calls[engine] >= 1
     assert len(eager) == len(ov) == 12
     for e, o in zip(eager, ov, strict=True):
@@ -212,32 +188,32 @@ def test_predict_with_an_exported_engine_gives_eagers_labels(run_dir, digit_pngs
         assert abs(e["top"][0]["probability"] - o["top"][0]["probability"]) < 1e-4
 
 
-def _eval_json(run_dir, engine, tmp_path, capsys):
-    assert main(["eval", str(run_dir), "--engine", engine, "--json", "-",
+def _eval_json(digits_run_dir, engine, tmp_path, capsys):
+    assert main(["eval", str(digits_run_dir), "--engine", engine, "--json", "-",
                  "--confusion", str(tmp_path / f"{engine}.png")]) == 0
     return json.loads(capsys.readouterr().out)
 
 
-def test_eval_with_openvino_gives_eagers_metrics(run_dir, tmp_path, capsys, engine_calls):
-    eager = _eval_json(run_dir, "eager", tmp_path, capsys)
-    ov = _eval_json(run_dir, "openvino", tmp_path, capsys)
+def test_eval_with_openvino_gives_eagers_metrics(digits_run_dir, tmp_path, capsys, engine_calls):
+    eager = _eval_json(digits_run_dir, "eager", tmp_path, capsys)
+    ov = _eval_json(digits_run_dir, "openvino", tmp_path, capsys)
     assert engine_calls["openvino"] > 1  # the export check, then the test split
     assert eager["n"] == ov["n"] > 0
     assert eager["top1"] == ov["top1"] and eager["per_class"] == ov["per_class"]
     assert abs(eager["loss"] - ov["loss"]) < 1e-4
 
 
-def test_eval_refuses_openvino_on_another_device(run_dir, capsys):
-    assert main(["eval", str(run_dir), "--engine", "openvino", "--device", "cuda"]) == 2
+def test_eval_refuses_openvino_on_another_device(digits_run_dir, capsys):
+    assert main(["eval", str(digits_run_dir), "--engine", "openvino", "--device", "cuda"]) == 2
     assert "runs on the CPU" in capsys.readouterr().err
 
 
-def test_embed_with_openvino_gives_eagers_vectors(run_dir, digit_pngs, tmp_path, capsys,
+def test_embed_with_openvino_gives_eagers_vectors(digits_run_dir, digit_pngs, tmp_path, capsys,
                                                   engine_calls):
     vectors = {}
     for engine in ("eager", "openvino"):
         out = tmp_path / f"{engine}.npy"
-        assert main(["embed", str(run_dir), str(digit_pngs), "--out", str(out),
+        assert main(["embed", str(digits_run_dir), str(digit_pngs), "--out", str(out),
                      "--batch-size", "5", "--engine", engine]) == 0
         vectors[engine] = np.load(out)
     assert engine_calls["openvino"] == 1 + 3  # the export check, then 12 images in 5s
@@ -245,14 +221,14 @@ def test_embed_with_openvino_gives_eagers_vectors(run_dir, digit_pngs, tmp_path,
     assert np.abs(vectors["eager"] - vectors["openvino"]).max() <= 1e-4
 
 
-def test_serve_with_openvino_gives_eagers_labels(run_dir, digit_pngs, one_thread,
+def test_serve_with_openvino_gives_eagers_labels(digits_run_dir, digit_pngs, one_thread,
                                                  engine_calls):
     from resnetlab.serve.app import create_app
     from resnetlab.serve.config import ServeConfig
 
     answers = {}
     for engine in ("eager", "openvino"):
-        app = create_app(ServeConfig(sources=(str(run_dir),), engine=engine, threads=1))
+        app = create_app(ServeConfig(sources=(str(digits_run_dir),), engine=engine, threads=1))
         with TestClient(app) as client:
             answers[engine] = [
                 client.post("/v1/models/digits-run/predict", params={"top_k": 3},

@@ -44,13 +44,19 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from resnetlab.data.images import list_images
-    from resnetlab.deploy.engines import PooledFeatures, engine_for
+    from resnetlab.deploy.engines import PooledFeatures, engine_for, exported_engine
     from resnetlab.deploy.images import preprocess, read_images, skipped_summary
     from resnetlab.files import atomic_write_files
     from resnetlab.models.hub.loader import load_model
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    kind = exported_engine(args.weights)
+    if kind is not None:  # the file ends at the logits; the features before them are gone
+        raise ConfigError(f"{args.weights} is an exported classifier, which ends at the "
+                          "logits; embed needs the features before them: pass the run "
+                          f"directory or weights it came from (with --engine {kind} to embed "
+                          "on that engine)")
     out, listing = _targets(args.out.expanduser(), bool(args.overwrite))
     paths = list_images(args.directory)
     model, meta = load_model(args.weights, args.model)

@@ -12,11 +12,11 @@ from resnetlab.errors import ConfigError
 def register(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``resnetlab eval``."""
     parser.description = (
-        "Evaluate a run directory (or model.safetensors with model.json beside it): top-1, "
-        "top-5, per-class accuracy and a confusion-matrix PNG. The data defaults to the dataset "
-        "the model was trained on.")
+        "Evaluate a run directory (or model.safetensors with model.json beside it, or a .onnx / "
+        ".xml written by 'resnetlab export'): top-1, top-5, per-class accuracy and a "
+        "confusion-matrix PNG. The data defaults to the dataset the model was trained on.")
     options.add_data(parser, "default: the one the model was trained on")
-    options.add_weights_argument(parser, "model")
+    options.add_weights_argument(parser, "model", exported=True)
     options.add(parser, "--split", "default: test", default="test")
     options.add(parser, "--batch-size", "default: 500", default=500)
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction,
@@ -32,18 +32,21 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from resnetlab.data import canonical_name, load
-    from resnetlab.deploy.engines import engine_for
-    from resnetlab.models.hub.loader import load_model
-    from resnetlab.train.evaluate import evaluate
-    from resnetlab.train.resume import val_size_arg
+    from resnetlab.deploy.engines import cpu_engine_device, model_runner
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.engine != "eager" and args.device not in (None, "cpu"):
-        raise ConfigError(f"--engine {args.engine} runs on the CPU; drop --device or use "
-                          "--engine eager")
-    model, meta = load_model(args.model)
+    args.device = cpu_engine_device(args.model, args.engine, args.device)
+    with model_runner(args.model, engine=args.engine, device=args.device or "cpu"
+                      ) as (runner, meta):
+        return _evaluate(args, runner, meta)
+
+
+def _evaluate(args: argparse.Namespace, runner, meta: dict) -> int:
+    from resnetlab.data import canonical_name, load
+    from resnetlab.train.evaluate import evaluate
+    from resnetlab.train.resume import val_size_arg
+
     trained_on = meta.get("data") or {}
     name = canonical_name(args.data or trained_on.get("name") or "digits")
     root = args.data_dir or (trained_on.get("root") if name == trained_on.get("name") else None)
@@ -54,9 +57,8 @@ def run(args: argparse.Namespace) -> int:
     bundle = load(name, root, val_size=val_size, image_size=tuple(meta["input_size"][1:]),
                   seed=int(meta.get("seed", 0)), strict=args.strict)
     ds = getattr(bundle, args.split)
-    with engine_for(model, meta, args.engine) as runner:
-        result = evaluate(runner, ds, meta=meta, batch_size=args.batch_size,
-                          device=args.device, tta_flip=args.tta)
+    result = evaluate(runner, ds, meta=meta, batch_size=args.batch_size, device=args.device,
+                      tta_flip=args.tta)
     source = Path(args.model).expanduser()
     beside = source if source.is_dir() else source.parent if source.exists() else Path.cwd()
     png = Path(args.confusion) if args.confusion else beside / f"confusion-{args.split}.png"

@@ -23,6 +23,8 @@ from resnetlab.errors import ConfigError
 
 WEIGHTS_HELP = ("run dir, .safetensors (+ model.json), torchvision/timm .pth, URL, or "
                 "published tag like IMAGENET1K_V1")
+EXPORTED_NOTE = ("or a .onnx / .xml written by 'resnetlab export', run on its own engine "
+                 "with the class names and preprocessing stored inside")
 # The --model note of the commands that take any weights source.
 RAW_WEIGHTS_MODEL_NOTE = ("needed for raw weights: a .pth, URL or tag; a saved model "
                           "knows its own")
@@ -205,9 +207,12 @@ def add(parser: argparse.ArgumentParser | argparse._ArgumentGroup, flag: str,
                                **{**_settings(flag), **settings})
 
 
-def add_weights_argument(parser: argparse.ArgumentParser, dest: str) -> argparse.Action:
-    """The positional ``SOURCE`` of eval, predict, export and embed: what --weights takes."""
-    return parser.add_argument(dest, metavar="SOURCE", help=WEIGHTS_HELP)
+def add_weights_argument(parser: argparse.ArgumentParser, dest: str, *,
+                         exported: bool = False) -> argparse.Action:
+    """The positional ``SOURCE`` of eval, predict, export and embed: what --weights takes
+    (``exported``: also a file written by ``resnetlab export``, which predict and eval run)."""
+    return parser.add_argument(dest, metavar="SOURCE", help=with_note(
+        WEIGHTS_HELP, EXPORTED_NOTE) if exported else WEIGHTS_HELP)
 
 
 # --- groups: the options that travel together, each under its own --help heading -----------

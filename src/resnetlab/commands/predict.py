@@ -13,11 +13,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Print the top-k labels and probabilities of each image. The model is a run directory, "
         "a saved .safetensors with model.json, raw torchvision/timm weights (ImageNet class "
-        "names and preprocessing for a 1000-class model), a URL or a published tag. Images are "
+        "names and preprocessing for a 1000-class model), a URL, a published tag, or a .onnx / "
+        ".xml written by 'resnetlab export' (run on its own engine). Images are "
         "decoded with PIL and get the model's own evaluation transform. A folder stands for every "
         "image under it; an unreadable image is skipped with a warning (--strict: exit 1), a "
         "missing path or no readable image at all is an error.")
-    options.add_weights_argument(parser, "source")
+    options.add_weights_argument(parser, "source", exported=True)
     parser.add_argument("images", metavar="IMAGE", nargs="+",
                         help="image files, or folders of them, to classify")
     options.add_model(parser, options.RAW_WEIGHTS_MODEL_NOTE, weights=False)

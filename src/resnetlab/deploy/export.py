@@ -127,8 +127,14 @@ def reference_logits(model: nn.Module, x: torch.Tensor) -> np.ndarray:
 
 
 def shipped_meta(meta: Mapping[str, Any]) -> str:
-    """The ``model.json`` fields a deployable file carries, as JSON."""
-    return json.dumps({k: meta[k] for k in _SHIPPED if k in meta})
+    """The ``model.json`` fields a deployable file carries, as JSON: what predicting needs, and
+    the name of the dataset it learned (``eval`` of the file defaults to it; the local folder
+    it was read from stays out of a file meant to travel)."""
+    shipped = {k: meta[k] for k in _SHIPPED if k in meta}
+    data = meta.get("data")
+    if isinstance(data, Mapping) and data.get("name"):
+        shipped["data"] = {"name": data["name"]}
+    return json.dumps(shipped)
 
 
 def _attach_meta(path: Path, meta: Mapping[str, Any]) -> None:

@@ -17,11 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from resnetlab.deploy.engines import engine_for
+from resnetlab.deploy.engines import cpu_engine_device, model_runner
 from resnetlab.deploy.images import expand_images, preprocess, read_images, skipped_summary
 from resnetlab.errors import DataError
 from resnetlab.hardware import Placement, placement
-from resnetlab.models.hub.loader import load_model
 from resnetlab.train.evaluate import predict_logits
 
 log = logging.getLogger(__name__)
@@ -83,8 +82,9 @@ def predict_paths(source: str | Path, images: Sequence[str | Path], top_k: int =
     files skipped as unreadable with why (``strict``: the first one raises instead).
 
     ``source`` is anything :func:`load_model` takes (run dir, saved model, ``.pth``, URL, tag
-    with ``model_name``); ``images`` are files or folders (every image under them,
-    :func:`~resnetlab.deploy.images.expand_images`), read by
+    with ``model_name``) or a file exported by ``resnetlab export`` (``.onnx``, ``.xml``: run
+    on its own engine, :func:`~resnetlab.deploy.engines.model_runner`); ``images`` are files
+    or folders (every image under them, :func:`~resnetlab.deploy.images.expand_images`), read by
     :func:`~resnetlab.deploy.images.read_images` and classified by :func:`predict_tensors`.
     A missing path, or no readable image at all, is a :class:`DataError`; both are checked
     before the model is loaded. ``engine`` (eager, onnx, openvino) runs the model, see
@@ -94,14 +94,14 @@ def predict_paths(source: str | Path, images: Sequence[str | Path], top_k: int =
     for path in paths:  # a typo should not wait for the weights to download
         if not path.is_file():
             raise DataError(f"image {path} does not exist; check the path")
-    where = placement(device, "fp32", channels_last=False)
-    model, meta = load_model(source, model_name, device=where.device)
-    tensors, kept, skipped = read_images(paths, int(meta["input_size"][0]), strict=strict)
-    if not tensors:
-        which = ("the image could not be read" if len(paths) == 1
-                 else f"none of the {len(paths)} images could be read")
-        raise DataError(f"{which} ({skipped[0][0]}: {skipped[0][1]}); pass valid image files")
-    with engine_for(model, meta, engine) as runner:
+    where = placement(cpu_engine_device(source, engine, device), "fp32", channels_last=False)
+    with model_runner(source, model_name, device=where.device, engine=engine) as (runner, meta):
+        tensors, kept, skipped = read_images(paths, int(meta["input_size"][0]), strict=strict)
+        if not tensors:
+            which = ("the image could not be read" if len(paths) == 1
+                     else f"none of the {len(paths)} images could be read")
+            raise DataError(f"{which} ({skipped[0][0]}: {skipped[0][1]}); pass valid image "
+                            "files")
         guesses = predict_tensors(runner, meta, tensors, top_k, where=where)
     return ([Prediction(str(p), [(g.label, g.probability) for g in top])
              for p, top in zip(kept, guesses, strict=True)], skipped)
