@@ -48,8 +48,8 @@ def test_the_report_says_what_share_of_the_peak_each_target_needs(tmp_path):
     out = tmp_path / "bound.json"
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--threads", "1", "--train-models", "resnet20",
-         "--train-batch", "2", "--train-size", "8", "--infer-model", "resnet18",
-         "--infer-size", "32", "--infer-batch", "2", "--engines", "onnx", "--rounds", "10000",
+         "--train-batch", "2", "--train-size", "8", "--infer-model", "resnet20",
+         "--infer-size", "8", "--infer-batch", "2", "--engines", "onnx", "--rounds", "10000",
          "--repeats", "1", "--min-seconds", "0", "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -57,8 +57,8 @@ def test_the_report_says_what_share_of_the_peak_each_target_needs(tmp_path):
     rows, needs = report["rows"], report["needs"]
     assert set(rows) == {"fma peak", "train resnet20: stock eager fp32",
                          f"train resnet20: {_resnetlab_label()}",
-                         "resnet18 b2: eager fp32", "resnet18 b1: eager fp32",
-                         "resnet18 b2: onnx", "resnet18 b1: onnx"}
+                         "resnet20 b2: eager fp32", "resnet20 b1: eager fp32",
+                         "resnet20 b2: onnx", "resnet20 b1: onnx"}
     peak = report["peak_gflops"]
     assert rows["fma peak"]["of_peak"] == pytest.approx(1.0)
     assert rows["fma peak"]["gflops"] == pytest.approx(peak)
@@ -67,12 +67,12 @@ def test_the_report_says_what_share_of_the_peak_each_target_needs(tmp_path):
     # the targets: 2.6x stock training, 2.5x eager at the batch, half eager's batch-1 latency
     assert needs["train resnet20: stock eager fp32"]["of_peak"] == pytest.approx(
         2.6 * rows["train resnet20: stock eager fp32"]["of_peak"])
-    assert needs["resnet18 b2: eager fp32"]["of_peak"] == pytest.approx(
-        2.5 * rows["resnet18 b2: eager fp32"]["of_peak"])
-    assert needs["resnet18 b1: eager fp32"]["of_peak"] == pytest.approx(
-        2.0 * rows["resnet18 b1: eager fp32"]["of_peak"])
-    assert set(needs) == {"train resnet20: stock eager fp32", "resnet18 b2: eager fp32",
-                          "resnet18 b1: eager fp32"}
+    assert needs["resnet20 b2: eager fp32"]["of_peak"] == pytest.approx(
+        2.5 * rows["resnet20 b2: eager fp32"]["of_peak"])
+    assert needs["resnet20 b1: eager fp32"]["of_peak"] == pytest.approx(
+        2.0 * rows["resnet20 b1: eager fp32"]["of_peak"])
+    assert set(needs) == {"train resnet20: stock eager fp32", "resnet20 b2: eager fp32",
+                          "resnet20 b1: eager fp32"}
     assert "needs" in done.stdout and "% of the fp32 peak" in done.stdout
 
 
