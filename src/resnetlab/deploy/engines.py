@@ -151,8 +151,7 @@ def model_runner(source: str | Path, model_name: str | None = None, *,
     if engine not in ("eager", kind):
         raise ConfigError(f"{source} is an exported {_LABELS[kind]} model: it runs with "
                           f"--engine {kind}; drop --engine {engine}")
-    if torch.device(device).type != "cpu":
-        raise ConfigError(f"{source} runs on the CPU ({kind}); drop --device")
+    cpu_engine_device(source, engine, None if torch.device(device).type == "cpu" else str(device))
     if model_name:
         raise ConfigError(f"{source} knows its own architecture; drop --model {model_name}")
     yield open_exported(source, threads)
