@@ -96,11 +96,22 @@ class WorkerPool:
         # shutdown() cannot stop a running task, and the interpreter would wait for it at exit:
         # a net half-way through a 15-minute run would keep Ctrl-C from returning.
         workers = list(getattr(self._executor, "_processes", {}).values())
+        manager = getattr(self._executor, "_executor_manager_thread", None)
         self._executor.shutdown(wait=False, cancel_futures=True)
         for worker in workers:
             worker.terminate()
-        for worker in workers:
-            worker.join(timeout=10)
+        # The executor's own thread sees the workers stop and reaps them. Joining them here as
+        # well would race it for each exit status: the loser's waitpid fails and leaves a worker
+        # that is gone looking alive (a failure seen once in CI). Only if that thread hangs do we
+        # reap (and, past the timeout, kill) the workers ourselves.
+        if manager is not None:
+            manager.join(timeout=30)
+        if manager is None or manager.is_alive():
+            for worker in workers:
+                worker.join(timeout=10)
+                if worker.is_alive():
+                    worker.kill()
+                    worker.join(timeout=10)
 
     def __enter__(self) -> WorkerPool:
         return self
