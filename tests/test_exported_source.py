@@ -55,15 +55,18 @@ def test_predict_takes_the_exported_file_and_gives_the_run_dirs_labels(
             assert abs(e["top"][0]["probability"] - x["top"][0]["probability"]) < 1e-4
 
 
+def _evaluate(source, folder, capsys, *extra) -> dict:
+    capsys.readouterr()  # what ran before (a train, an export) printed too
+    assert main(["eval", str(source), "--json", "-", "--confusion", str(folder / "c.png"),
+                 *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
 @pytest.mark.parametrize("engine", list(FORMATS))
 def test_eval_of_the_exported_file_defaults_to_the_trained_dataset(
         digits_run_dir, exported_files, tmp_path, capsys, engine):
-    def evaluate(source):
-        assert main(["eval", str(source), "--json", "-",
-                     "--confusion", str(tmp_path / "c.png")]) == 0
-        return json.loads(capsys.readouterr().out)
-
-    eager, exported = evaluate(digits_run_dir), evaluate(exported_files[engine])
+    eager = _evaluate(digits_run_dir, tmp_path, capsys)
+    exported = _evaluate(exported_files[engine], tmp_path, capsys)
     assert exported["data"] == eager["data"] == "digits"  # from the file's metadata
     assert exported["n"] == eager["n"] > 0
     assert exported["top1"] == eager["top1"]
@@ -110,3 +113,18 @@ def test_an_onnx_file_from_elsewhere_says_it_lacks_the_metadata(tmp_path, digit_
     export_onnx(create_model("resnet20", num_classes=10), foreign, (3, 8, 8))
     err = _error(["predict", str(foreign), str(digit_pngs)], capsys, 1)
     assert "no resnetlab metadata" in err and "resnetlab export" in err
+
+
+def test_eval_of_an_exported_file_on_the_validation_split_finds_the_held_out_images(
+        tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", "digits", "--image-size", "8", "--epochs", "1",
+                 "--batch-size", "64", "--threads", "1", "--quiet", "--set", "val_size=150",
+                 "--seed", "3", "--out", str(run)]) == 0
+    onnx = tmp_path / "model.onnx"
+    assert main(["export", str(run), "--format", "onnx", "--out", str(onnx)]) == 0
+    eager = _evaluate(run, tmp_path, capsys, "--split", "val")
+    exported = _evaluate(onnx, tmp_path, capsys, "--split", "val")
+    assert exported["n"] == eager["n"] == 150  # the split the run held out, by its size
+    assert exported["per_class"] == eager["per_class"]  # ... and its seed: the same images
+    assert abs(exported["loss"] - eager["loss"]) < 1e-4

@@ -31,12 +31,8 @@ def _predict(capsys, *argv: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("predict") / "run"
-    assert main(["train", "--model", "resnet20", "--data", "digits", "--image-size", "8",
-                 "--epochs", "1", "--batch-size", "64", "--threads", "1", "--quiet",
-                 "--out", str(out)]) == 0
-    return out
+def run_dir(digits_run_dir):
+    return digits_run_dir  # conftest: one epoch of resnet20 on the 8x8 digits
 
 
 @pytest.fixture
@@ -72,6 +68,21 @@ def _torchvision_probs(model: torch.nn.Module, path) -> torch.Tensor:
     transform = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms()
     with torch.no_grad():
         return model.eval()(transform(read_image(path))[None]).softmax(dim=1)[0]
+
+
+def test_unreadable_images_fail_before_the_model_is_exported(run_dir, tmp_path, monkeypatch,
+                                                            capsys):
+    import resnetlab.deploy.engines as engines
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported before the images were read")
+
+    monkeypatch.setattr(engines, "engine_for", no_export)  # what exports for --engine onnx
+    for name in ("a.png", "b.jpg"):
+        (tmp_path / name).write_bytes(b"not an image at all")
+    assert main(["predict", str(run_dir), str(tmp_path), "--engine", "onnx"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: none of the 2 images could be read") and "\n" not in err
 
 
 def test_torchvision_pth_gets_imagenet_names_and_torchvision_probabilities(

@@ -149,7 +149,7 @@ gf = gf_result.results
 nets = {(n["plain"], n["depth"]): n for n in gf["networks"].values()}
 
 # %%
-STEPS_TEXT = f"{GRAD_STEPS} SGD step" + ("s" if GRAD_STEPS != 1 else "")
+STEPS_TEXT = f"{GRAD_STEPS} SGD step{'s' if GRAD_STEPS != 1 else ''}"
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 for ax, phase, title in ((axes[0], "init", "at initialisation"),
                          (axes[1], "after", f"after {STEPS_TEXT}")):

@@ -156,7 +156,7 @@ gf = gf_result.results
 nets = {(n["plain"], n["depth"]): n for n in gf["networks"].values()}
 
 # %%
-STEPS_TEXT = f"{GRAD_STEPS} paso" + ("s" if GRAD_STEPS != 1 else "") + " de SGD"
+STEPS_TEXT = f"{GRAD_STEPS} paso{'s' if GRAD_STEPS != 1 else ''} de SGD"
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 for ax, phase, title in ((axes[0], "init", "al inicializar"),
                          (axes[1], "after", f"tras {STEPS_TEXT}")):

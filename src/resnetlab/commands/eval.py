@@ -50,12 +50,15 @@ def _evaluate(args: argparse.Namespace, runner, meta: dict) -> int:
     trained_on = meta.get("data") or {}
     name = canonical_name(args.data or trained_on.get("name") or "digits")
     root = args.data_dir or (trained_on.get("root") if name == trained_on.get("name") else None)
+    # The split as the data recorded it (an exported file carries only that); older runs
+    # recorded it in the recipe and the run's seed.
     recipe = meta.get("recipe") or {}
-    val_size = val_size_arg(float(recipe.get("val_size", 0))) if args.split == "val" else 0
+    held_out = trained_on.get("val_size", recipe.get("val_size")) or 0
+    val_size = val_size_arg(float(held_out)) if args.split == "val" else 0
     if args.split == "val" and not val_size:
         raise ConfigError("this model was trained without a validation split; use --split test")
     bundle = load(name, root, val_size=val_size, image_size=tuple(meta["input_size"][1:]),
-                  seed=int(meta.get("seed", 0)), strict=args.strict)
+                  seed=int(trained_on.get("seed", meta.get("seed", 0))), strict=args.strict)
     ds = getattr(bundle, args.split)
     result = evaluate(runner, ds, meta=meta, batch_size=args.batch_size, device=args.device,
                       tta_flip=args.tta)

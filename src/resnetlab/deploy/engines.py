@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -135,16 +135,22 @@ def cpu_engine_device(source: str | Path, engine: str, device: str | None) -> st
 @contextlib.contextmanager
 def model_runner(source: str | Path, model_name: str | None = None, *,
                  device: str | torch.device = "cpu", engine: str = "eager",
-                 threads: int | None = None) -> Iterator[tuple[nn.Module, dict[str, Any]]]:
+                 threads: int | None = None,
+                 before: Callable[[dict[str, Any]], Any] | None = None
+                 ) -> Iterator[tuple[nn.Module, dict[str, Any]]]:
     """``(runner, meta)`` for any model source: what predict and eval classify with.
 
     An exported file (:func:`exported_engine`) runs on the engine it was written for (``engine``
     may be left at eager or name that one); anything else is loaded by
     :func:`~resnetlab.models.hub.loader.load_model` on ``device`` and run by ``engine``
-    (:func:`engine_for`: exported to a temporary folder first unless eager)."""
+    (:func:`engine_for`: exported to a temporary folder first unless eager). ``before(meta)``
+    runs as soon as the meta is known and before that export: predict reads its images there,
+    so that a folder of unreadable files fails in a second rather than after the export."""
     kind = exported_engine(source)
     if kind is None:
         model, meta = load_model(source, model_name, device=device)
+        if before is not None:
+            before(meta)
         with engine_for(model, meta, engine, threads) as runner:
             yield runner, meta
         return
@@ -154,4 +160,7 @@ def model_runner(source: str | Path, model_name: str | None = None, *,
     cpu_engine_device(source, engine, None if torch.device(device).type == "cpu" else str(device))
     if model_name:
         raise ConfigError(f"{source} knows its own architecture; drop --model {model_name}")
-    yield open_exported(source, threads)
+    runner, meta = open_exported(source, threads)
+    if before is not None:
+        before(meta)
+    yield runner, meta

@@ -128,12 +128,13 @@ def reference_logits(model: nn.Module, x: torch.Tensor) -> np.ndarray:
 
 def shipped_meta(meta: Mapping[str, Any]) -> str:
     """The ``model.json`` fields a deployable file carries, as JSON: what predicting needs, and
-    the name of the dataset it learned (``eval`` of the file defaults to it; the local folder
-    it was read from stays out of a file meant to travel)."""
+    the dataset it learned — its name, and the size and seed of the validation split held out
+    of it, so that ``eval`` of the file defaults to that data and ``--split val`` finds the same
+    images. The local folders it was read from stay out of a file meant to travel."""
     shipped = {k: meta[k] for k in _SHIPPED if k in meta}
     data = meta.get("data")
     if isinstance(data, Mapping) and data.get("name"):
-        shipped["data"] = {"name": data["name"]}
+        shipped["data"] = {k: data[k] for k in ("name", "val_size", "seed") if k in data}
     return json.dumps(shipped)
 
 

@@ -86,8 +86,9 @@ def predict_paths(source: str | Path, images: Sequence[str | Path], top_k: int =
     on its own engine, :func:`~resnetlab.deploy.engines.model_runner`); ``images`` are files
     or folders (every image under them, :func:`~resnetlab.deploy.images.expand_images`), read by
     :func:`~resnetlab.deploy.images.read_images` and classified by :func:`predict_tensors`.
-    A missing path, or no readable image at all, is a :class:`DataError`; both are checked
-    before the model is loaded. ``engine`` (eager, onnx, openvino) runs the model, see
+    A missing path, or no readable image at all, is a :class:`DataError`: the first is checked
+    before the model is loaded, the second (decoding needs the model's channel count) right
+    after, before an ``engine`` export. ``engine`` (eager, onnx, openvino) runs the model, see
     :mod:`resnetlab.deploy.engines`.
     """
     paths = expand_images(images)
@@ -95,16 +96,22 @@ def predict_paths(source: str | Path, images: Sequence[str | Path], top_k: int =
         if not path.is_file():
             raise DataError(f"image {path} does not exist; check the path")
     where = placement(cpu_engine_device(source, engine, device), "fp32", channels_last=False)
-    with model_runner(source, model_name, device=where.device, engine=engine) as (runner, meta):
+    read: dict[str, Any] = {}
+
+    def read_all(meta: dict[str, Any]) -> None:  # once the channels are known, before export
         tensors, kept, skipped = read_images(paths, int(meta["input_size"][0]), strict=strict)
         if not tensors:
             which = ("the image could not be read" if len(paths) == 1
                      else f"none of the {len(paths)} images could be read")
             raise DataError(f"{which} ({skipped[0][0]}: {skipped[0][1]}); pass valid image "
                             "files")
-        guesses = predict_tensors(runner, meta, tensors, top_k, where=where)
+        read.update(tensors=tensors, kept=kept, skipped=skipped)
+
+    with model_runner(source, model_name, device=where.device, engine=engine,
+                      before=read_all) as (runner, meta):
+        guesses = predict_tensors(runner, meta, read["tensors"], top_k, where=where)
     return ([Prediction(str(p), [(g.label, g.probability) for g in top])
-             for p, top in zip(kept, guesses, strict=True)], skipped)
+             for p, top in zip(read["kept"], guesses, strict=True)], read["skipped"])
 
 
 def predict_files(source: str | Path, images: Sequence[str | Path], top_k: int = 5, *,
