@@ -7,7 +7,10 @@ what lets the 20–110-layer nets of He et al. 2015 train from scratch (§3.4: "
 normalization right after each convolution and before activation").
 
 The test accuracy is measured after every iteration, so the figure shows how soon each network
-starts to learn; results.json gives the first iteration above 50 % and 70 %.
+starts to learn; results.json gives the first iteration above 50 % and 70 % and the first at
+which the curve's running mean is above (:func:`resnetlab.lab.noise.crossing`). The verdict
+follows :mod:`resnetlab.lab.noise`: "sooner" only when one net's running mean passes 70 % before
+the other's first point does, and the final accuracies compared against their end-of-run noise.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from resnetlab.i18n import N_, _, ngettext
 from resnetlab.lab.common import LabResult
 from resnetlab.lab.inputs import load_lab_data
 from resnetlab.lab.lenet import lenet5
+from resnetlab.lab.noise import Comparison, Crossing, crossing, final_value, sooner
 from resnetlab.lab.plotting import new_figure, save
 from resnetlab.train.step import train_step
 
@@ -60,8 +64,12 @@ def train_curve(model, loader: InMemoryLoader, test_x: torch.Tensor, test_y: tor
         if not math.isfinite(losses[-1]):
             break
         epoch += 1
-    firsts = {f"first_iteration_above_{int(t * 100)}": next(
-        (i + 1 for i, a in enumerate(accs) if a > t), None) for t in THRESHOLDS}
+    firsts = {}
+    for t in THRESHOLDS:
+        passed = crossing(accs, t)
+        firsts[f"first_iteration_above_{int(t * 100)}"] = passed.first
+        firsts[f"steady_iteration_above_{int(t * 100)}"] = passed.steady
+        firsts["steady_window"] = passed.window
     return {"test_accuracy": accs, "train_loss": losses, **firsts,
             "final_test_accuracy": accs[-1], "best_test_accuracy": max(accs),
             "diverged": not math.isfinite(losses[-1])}
@@ -123,8 +131,12 @@ def run(out_dir: Path, quick: bool = False, *, data: str = "fashion-mnist",
         "device": str(where), "train_seconds": seconds,
         "models": {name: {"batchnorm": bn, **curves[name]} for name, bn in VARIANTS},
     }
+    bn_curve, plain_curve = (curves[name] for name, _bn in VARIANTS)
+    results["reached_70_sooner_with_batchnorm"] = sooner(_crossing(bn_curve),
+                                                         _crossing(plain_curve))
+    results["final_accuracy_comparison"] = final_accuracies(bn_curve, plain_curve).to_dict()
     verdict = [_variant_line(name, curves[name]) for name, _bn in VARIANTS]
-    verdict.append(_speedup(curves))
+    verdict.append(speedup_verdict(curves))
     if lab_data.note:
         verdict.append(lab_data.note)
     return LabResult("batchnorm", results, [figure], verdict)
@@ -146,15 +158,61 @@ def _variant_line(name: str, curve: dict) -> str:
     return line + (_(" (diverged)") if curve["diverged"] else "")
 
 
-def _speedup(curves: dict[str, dict]) -> str:
-    bn, plain = curves.values()  # VARIANTS order: with BatchNorm first
-    a, b = bn["first_iteration_above_70"], plain["first_iteration_above_70"]
-    if a and b:
-        return _("BatchNorm reached 70 % {factor}x sooner ({with_bn} vs {without} iterations)"
-                 ).format(factor=f"{b / a:.1f}", with_bn=a, without=b)
-    if a:
-        return _("only the BatchNorm net reached 70 % within {count} iterations").format(
-            count=len(plain["test_accuracy"]))
-    if b:
-        return _("only the net without BatchNorm reached 70 %: BatchNorm did not help here")
+def speedup_verdict(curves: dict[str, dict]) -> str:
+    """The two claims, each against its own noise: does BatchNorm reach 70 % sooner, and does
+    it end higher?"""
+    return f"{_sooner(*curves.values())}; {_final(*curves.values())}"
+
+
+def _crossing(curve: dict) -> Crossing:
+    return Crossing(curve["first_iteration_above_70"], curve["steady_iteration_above_70"],
+                    curve["steady_window"])
+
+
+def _sooner(bn: dict, plain: dict) -> str:
+    """VARIANTS order: with BatchNorm first."""
+    a, b = _crossing(bn), _crossing(plain)
+    answer = sooner(a, b)
+    if a.first and b.first and answer is not None:
+        text = (_("BatchNorm reached 70 % {factor}x sooner ({with_bn} vs {without} iterations)")
+                if answer else _("BatchNorm reached 70 % later ({with_bn} vs {without} "
+                                 "iterations): it did not help here"))
+        return text.format(factor=f"{b.first / a.first:.1f}", with_bn=a.first, without=b.first)
+    if a.first and b.first:
+        return _("the nets first pass 70 %, at iterations {with_bn} and {without}, too close "
+                 "for their noise: their means over {window} iterations pass it at {with_steady} "
+                 "and {without_steady}; inconclusive").format(
+                     with_bn=a.first, without=b.first, window=a.window,
+                     with_steady=a.steady or "—", without_steady=b.steady or "—")
+    if a.first or b.first:
+        count = len(bn["test_accuracy"])
+        if answer is None:
+            return _("only one net went above 70 %, and only briefly (its mean over {window} "
+                     "iterations never did): inconclusive").format(window=a.window)
+        return (_("only the BatchNorm net reached 70 % within {count} iterations") if a.first
+                else _("only the net without BatchNorm reached 70 %: BatchNorm did not help "
+                       "here")).format(count=count)
     return _("neither net reached 70 %: train longer (--iterations)")
+
+
+def final_accuracies(bn: dict, plain: dict) -> Comparison:
+    """With vs without BatchNorm: the final test accuracy (the mean over the last tenth of
+    the iterations) and its end-of-run noise (:func:`resnetlab.lab.noise.final_value`)."""
+    return Comparison(*([final_value(range(1, len(c["test_accuracy"]) + 1), c["test_accuracy"])]
+                        for c in (bn, plain)))
+
+
+def _final(bn: dict, plain: dict) -> str:
+    compared = final_accuracies(bn, plain)
+    numbers = {"with_bn": f"{100 * compared.a[0].mean:.1f}",
+               "without": f"{100 * compared.b[0].mean:.1f}", "band": f"{100 * compared.band:.1f}"}
+    if math.isinf(compared.band):
+        return _("final accuracy (mean over the last tenth of the iterations) {with_bn} % vs "
+                 "{without} %: too few iterations to measure its noise").format(**numbers)
+    if compared.answer is None:
+        return _("final accuracy the same within the noise (mean over the last tenth of the "
+                 "iterations {with_bn} % vs {without} %, ±{band} points)").format(**numbers)
+    return (_("BatchNorm ends higher (mean over the last tenth of the iterations {with_bn} % vs "
+              "{without} %, noise ±{band} points)") if compared.answer else
+            _("BatchNorm ends lower (mean over the last tenth of the iterations {with_bn} % vs "
+              "{without} %, noise ±{band} points)")).format(**numbers)

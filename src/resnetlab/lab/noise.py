@@ -104,3 +104,48 @@ class Comparison:
 def spread(values: Sequence[float]) -> tuple[float, float, float]:
     """``(mean, min, max)`` of per-seed values (docs: "mean ± range")."""
     return statistics.fmean(values), min(values), max(values)
+
+
+# A crossing's conservative estimate: the first time the mean of this share of the run (and at
+# least STEADY_MIN points) is above the threshold. A single lucky point makes the optimistic one.
+STEADY_SHARE = 0.02
+STEADY_MIN = 5
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """When a noisy curve passes a threshold (1-based iterations): ``first``, the first point
+    above it (optimistic), and ``steady``, the first iteration at which the mean of the last
+    ``window`` points is above it (conservative; ``None``: never). The true crossing lies
+    between the two: that stretch is the crossing's own noise."""
+
+    first: int | None
+    steady: int | None
+    window: int
+
+
+def crossing(values: Sequence[float], threshold: float) -> Crossing:
+    """The :class:`Crossing` of ``values`` over ``threshold``."""
+    window = max(STEADY_MIN, round(STEADY_SHARE * len(values)))
+    first = next((i + 1 for i, v in enumerate(values) if v > threshold), None)
+    steady = None
+    if first is not None:
+        total = math.fsum(values[:window - 1])
+        for i in range(window - 1, len(values)):
+            total += values[i]
+            if total / window > threshold:
+                steady = i + 1
+                break
+            total -= values[i - window + 1]
+    return Crossing(first, steady, window)
+
+
+def sooner(a: Crossing, b: Crossing) -> bool | None:
+    """Does ``a`` cross before ``b``, beyond the noise? ``True`` when ``a``'s conservative
+    crossing comes before ``b``'s optimistic one (or ``b`` never crosses), ``False`` for the
+    reverse, ``None`` when the two stretches overlap or the crossing never holds: inconclusive."""
+    if a.steady is not None and (b.first is None or a.steady < b.first):
+        return True
+    if b.steady is not None and (a.first is None or b.steady < a.first):
+        return False
+    return None
