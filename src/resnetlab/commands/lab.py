@@ -163,7 +163,9 @@ EXPERIMENTS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None]
                     "the full CIFAR-10).", _degradation),
     "batchnorm": ("LeNet-5 with and without BatchNorm",
                   "Per-iteration test accuracy of a sigmoid LeNet-5 with and without "
-                  "BatchNorm (Ioffe & Szegedy 2015).", _batchnorm),
+                  "BatchNorm (Ioffe & Szegedy 2015); the verdict says which reaches 70 % "
+                  "sooner and which ends higher only beyond the curves' own noise. The default "
+                  "mode takes about 4 minutes on a 2-core CPU.", _batchnorm),
     "gradcam": ("Grad-CAM heatmaps of a trained model",
                 "Where a trained ResNet looks: Grad-CAM of the top class (Selvaraju et al. "
                 "2017).", _gradcam),
